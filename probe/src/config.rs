@@ -1,0 +1,428 @@
+//! Command line → validated configuration. Pure: no DPDK, no I/O except reading capture headers.
+
+use crate::export::LocalNets;
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Parse a duration with a unit: `500ms`, `30s`, `5m`, `2h`, `1d`; a bare `0` disables.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(0);
+    }
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(|| format!("invalid duration '{s}': missing unit (ms, s, m, h, d)"))?;
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid duration '{s}': bad number"))?;
+    let mul: f64 = match unit {
+        "ns" => 1.0,
+        "us" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        "d" => 86400e9,
+        _ => return Err(format!("invalid duration '{s}': unknown unit '{unit}'")),
+    };
+    let ns = v * mul;
+    if !(0.0..=1e19).contains(&ns) {
+        return Err(format!("invalid duration '{s}': out of range"));
+    }
+    Ok(ns as u64)
+}
+
+fn duration_arg(s: &str) -> Result<u64, String> {
+    parse_duration(s)
+}
+
+/// flowprobe: a DPDK flow probe. Replays captures (`--pcap`), runs on `net_null` (`--null`), or on
+/// real ports given as EAL arguments after `--`.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "flowprobe", version, about, long_about = None)]
+pub struct Cli {
+    /// Replay a capture through the net_pcap vdev (repeatable: one RX queue and worker per file).
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Vec<PathBuf>,
+
+    /// Use the net_null vdev (smoke tests and benchmarks); stops on a signal or after --duration.
+    #[arg(long, conflicts_with = "pcap")]
+    pub null: bool,
+
+    /// Stop after this long (e.g. 10s). 0 = run until a signal (or the end of the captures).
+    #[arg(long, value_parser = duration_arg, default_value = "0", value_name = "DUR")]
+    pub duration: u64,
+
+    /// Idle timeout of a flow (all protocols). 0 disables.
+    #[arg(long, value_parser = duration_arg, default_value = "30s", value_name = "DUR")]
+    pub idle_timeout: u64,
+
+    /// How long a closed TCP flow (FIN both ways, or RST) lingers for trailing packets.
+    /// (Default: Linux conntrack's CLOSE timeout.)
+    #[arg(long, value_parser = duration_arg, default_value = "10s", value_name = "DUR")]
+    pub tcp_close_linger: u64,
+
+    /// Period of flow_stats records for live flows (Netify's default: 15 s). 0 disables.
+    #[arg(long, value_parser = duration_arg, default_value = "15s", value_name = "DUR")]
+    pub stats_interval: u64,
+
+    /// Flow table capacity in total, split evenly over the workers.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub max_flows: u64,
+
+    /// Local network prefix (repeatable). Default: RFC 1918, RFC 4193 and link-local.
+    #[arg(long = "local-net", value_name = "CIDR")]
+    pub local_net: Vec<String>,
+
+    /// Where records go: `-` for stdout, else a file path.
+    #[arg(long, short = 'o', default_value = "-", value_name = "PATH")]
+    pub output: String,
+
+    /// Output format.
+    #[arg(long, default_value = "netify", value_parser = ["netify"])]
+    pub format: String,
+
+    /// RX queues (and workers) per port for --null and hardware ports. Default: 1 for --null,
+    /// else as many as the worker lcores allow.
+    #[arg(long, value_name = "N")]
+    pub rx_queues: Option<u16>,
+
+    /// Records each worker→exporter ring holds.
+    #[arg(long, default_value_t = 65536, value_name = "N")]
+    pub ring_size: u32,
+
+    /// What a worker does when its ring is full: `drop` (count and go on; never blocks RX) or
+    /// `wait` (back-pressure; only sensible for replays). Default: wait for --pcap, else drop.
+    #[arg(long, value_parser = ["drop", "wait"], value_name = "POLICY")]
+    pub ring_full: Option<String>,
+
+    /// Never use hugepages (DPDK --no-huge).
+    #[arg(long)]
+    pub no_huge: bool,
+
+    /// Require hugepages: fail if none are free.
+    #[arg(long, conflicts_with = "no_huge")]
+    pub huge: bool,
+
+    /// DPDK memory in MB (default: derived from queues and rings).
+    #[arg(long, value_name = "MB")]
+    pub mem: Option<u32>,
+
+    /// Idle lcores sleep briefly after empty polls: auto (when they share a core), on, off.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "on", "off"])]
+    pub idle_backoff: String,
+
+    /// EAL arguments for real hardware (e.g. `-- -l 0-5 -a 0000:3b:00.0`).
+    #[arg(last = true, value_name = "EAL_ARGS")]
+    pub eal_args: Vec<String>,
+}
+
+/// Where packets come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Pcap(Vec<PathBuf>),
+    Null,
+    /// Ports probed by EAL from the user's arguments.
+    Eal,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub source: Source,
+    pub duration_ns: u64,
+    pub idle_timeout_ns: u64,
+    pub tcp_close_linger_ns: u64,
+    pub stats_interval_ns: u64,
+    pub max_flows: u64,
+    pub local_nets: LocalNets,
+    pub output: String,
+    pub rx_queues: Option<u16>,
+    pub ring_size: u32,
+    pub ring_wait: bool,
+    pub no_huge: bool,
+    pub huge: bool,
+    pub mem_mb: Option<u32>,
+    pub idle_backoff: Option<bool>,
+    pub eal_args: Vec<String>,
+}
+
+impl Config {
+    pub fn from_cli(cli: Cli) -> Result<Config, String> {
+        let source = if !cli.pcap.is_empty() {
+            if !cli.eal_args.is_empty() {
+                return Err(
+                    "--pcap derives its own EAL arguments; do not pass any after --".into(),
+                );
+            }
+            Source::Pcap(cli.pcap.clone())
+        } else if cli.null {
+            if !cli.eal_args.is_empty() {
+                return Err(
+                    "--null derives its own EAL arguments; do not pass any after --".into(),
+                );
+            }
+            Source::Null
+        } else if !cli.eal_args.is_empty() {
+            Source::Eal
+        } else {
+            return Err(
+                "no packet source: give --pcap FILE, --null, or EAL arguments after --".into(),
+            );
+        };
+        if cli.max_flows == 0 {
+            return Err("--max-flows must be at least 1".into());
+        }
+        if cli.ring_size < 64 {
+            return Err("--ring-size must be at least 64".into());
+        }
+        if cli.rx_queues == Some(0) {
+            return Err("--rx-queues must be at least 1".into());
+        }
+        let local_nets = if cli.local_net.is_empty() {
+            LocalNets::default_nets()
+        } else {
+            LocalNets::parse(&cli.local_net)?
+        };
+        let ring_wait = match cli.ring_full.as_deref() {
+            Some("wait") => true,
+            Some(_) => false,
+            None => matches!(source, Source::Pcap(_)),
+        };
+        Ok(Config {
+            source,
+            duration_ns: cli.duration,
+            idle_timeout_ns: cli.idle_timeout,
+            tcp_close_linger_ns: cli.tcp_close_linger,
+            stats_interval_ns: cli.stats_interval,
+            max_flows: cli.max_flows,
+            local_nets,
+            output: cli.output,
+            rx_queues: cli.rx_queues,
+            ring_size: cli.ring_size,
+            ring_wait,
+            no_huge: cli.no_huge,
+            huge: cli.huge,
+            mem_mb: cli.mem,
+            idle_backoff: match cli.idle_backoff.as_str() {
+                "on" => Some(true),
+                "off" => Some(false),
+                _ => None,
+            },
+            eal_args: cli.eal_args,
+        })
+    }
+}
+
+/// Inputs to the EAL argument derivation, read from the machine by the caller.
+#[derive(Clone, Debug)]
+pub struct Machine {
+    /// CPUs this process may run on.
+    pub cpus: Vec<usize>,
+    /// Free 2 MiB hugepages.
+    pub free_hugepages: u64,
+}
+
+/// The lcore layout: main + workers + exporter, and which of them share a CPU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LcoreMap {
+    /// `--lcores` value, e.g. `0@0,1@1,2@0`.
+    pub lcores_arg: String,
+    /// Worker lcore ids in order (worker i polls queue i).
+    pub workers: Vec<u32>,
+    pub exporter: u32,
+    /// Per worker: shares its CPU with another busy lcore.
+    pub worker_shares_cpu: Vec<bool>,
+}
+
+/// Map `workers` worker lcores and one exporter onto the CPUs: lcore 0 (main, mostly asleep) and
+/// the exporter on the first CPU, workers spread over the others (all CPUs when there is only one).
+pub fn map_lcores(cpus: &[usize], workers: usize) -> LcoreMap {
+    let first = cpus.first().copied().unwrap_or(0);
+    let pool: Vec<usize> = if cpus.len() > 1 {
+        cpus[1..].to_vec()
+    } else {
+        vec![first]
+    };
+    let mut parts = vec![format!("0@{first}")];
+    let mut wl = Vec::new();
+    let mut wcpu = Vec::new();
+    for i in 0..workers {
+        let cpu = pool[i % pool.len()];
+        parts.push(format!("{}@{}", i + 1, cpu));
+        wl.push(i as u32 + 1);
+        wcpu.push(cpu);
+    }
+    let exporter = workers as u32 + 1;
+    parts.push(format!("{exporter}@{first}"));
+    let shares = wcpu
+        .iter()
+        .map(|c| *c == first || wcpu.iter().filter(|x| *x == c).count() > 1)
+        .collect();
+    LcoreMap {
+        lcores_arg: parts.join(","),
+        workers: wl,
+        exporter,
+        worker_shares_cpu: shares,
+    }
+}
+
+/// DPDK memory needed in MB for `queues` RX queues and `workers` rings.
+pub fn memory_mb(queues: usize, workers: usize, ring_size: u32, record_size: usize) -> u32 {
+    let pool = queues as u64 * crate::config::MBUFS_PER_QUEUE as u64 * 2560;
+    let rings = workers as u64 * ring_size.next_power_of_two() as u64 * record_size as u64;
+    let mb = (pool + rings) / (1 << 20) + 128;
+    mb.next_multiple_of(64) as u32
+}
+
+/// Mbufs in the pool per RX queue: descriptors + bursts in flight + per-lcore caches.
+pub const MBUFS_PER_QUEUE: u32 = 4095;
+pub const RX_DESC: u16 = 1024;
+
+/// Derive the EAL argv for the vdev modes.
+pub fn eal_args_for(
+    cfg: &Config,
+    vdevs: &[String],
+    map: &LcoreMap,
+    machine: &Machine,
+    mem_mb: u32,
+) -> Result<Vec<String>, String> {
+    let mut a = vec![
+        "--lcores".to_string(),
+        map.lcores_arg.clone(),
+        "--no-pci".to_string(),
+        "--log-level=notice".to_string(),
+    ];
+    for v in vdevs {
+        a.push("--vdev".into());
+        a.push(v.clone());
+    }
+    let pages_needed = (mem_mb as u64).div_ceil(2);
+    let huge_ok = machine.free_hugepages >= pages_needed;
+    if cfg.huge && !huge_ok {
+        return Err(format!(
+            "--huge: {} free 2 MiB hugepages, {} needed (reserve them: scripts/hugepages.sh {})",
+            machine.free_hugepages, pages_needed, pages_needed
+        ));
+    }
+    if huge_ok && !cfg.no_huge {
+        // In-memory: no shared config or hugepage files left behind.
+        a.push("--in-memory".into());
+    } else {
+        a.push("--no-huge".into());
+        a.push("--no-shconf".into());
+    }
+    a.push("-m".into());
+    a.push(mem_mb.to_string());
+    Ok(a)
+}
+
+/// Build the net_pcap vdev string: one RX queue per capture file.
+pub fn pcap_vdev(files: &[PathBuf]) -> Result<String, String> {
+    let mut s = String::from("net_pcap0");
+    for f in files {
+        let p = f.to_string_lossy();
+        if p.contains(',') || p.contains('=') {
+            return Err(format!(
+                "capture path {p}: ',' and '=' cannot be passed through the pcap vdev arguments"
+            ));
+        }
+        s.push_str(",rx_pcap=");
+        s.push_str(&p);
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap(), 500_000_000);
+        assert_eq!(parse_duration("30s").unwrap(), 30_000_000_000);
+        assert_eq!(parse_duration("5m").unwrap(), 300_000_000_000);
+        assert_eq!(parse_duration("1.5s").unwrap(), 1_500_000_000);
+        assert_eq!(parse_duration("0").unwrap(), 0);
+        assert!(parse_duration("30").unwrap_err().contains("missing unit"));
+        assert!(parse_duration("3x").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("-3s").is_err());
+    }
+
+    #[test]
+    fn lcore_map_on_two_cpus() {
+        let m = map_lcores(&[0, 1], 1);
+        assert_eq!(m.lcores_arg, "0@0,1@1,2@0");
+        assert_eq!(m.workers, vec![1]);
+        assert_eq!(m.exporter, 2);
+        assert_eq!(m.worker_shares_cpu, vec![false]);
+        let m = map_lcores(&[0, 1], 2);
+        assert_eq!(m.lcores_arg, "0@0,1@1,2@1,3@0");
+        assert_eq!(m.worker_shares_cpu, vec![true, true]);
+        let m = map_lcores(&[3], 1);
+        assert_eq!(m.lcores_arg, "0@3,1@3,2@3");
+        assert_eq!(m.worker_shares_cpu, vec![true]);
+    }
+
+    fn cfg(args: &[&str]) -> Result<Config, String> {
+        let mut v = vec!["flowprobe"];
+        v.extend_from_slice(args);
+        Config::from_cli(Cli::try_parse_from(v).map_err(|e| e.to_string())?)
+    }
+
+    #[test]
+    fn cli_validation() {
+        assert!(cfg(&[]).unwrap_err().contains("no packet source"));
+        let c = cfg(&["--pcap", "a.pcap", "--pcap", "b.pcap"]).unwrap();
+        assert_eq!(
+            c.source,
+            Source::Pcap(vec!["a.pcap".into(), "b.pcap".into()])
+        );
+        assert!(c.ring_wait);
+        assert_eq!(c.stats_interval_ns, 15_000_000_000);
+        let c = cfg(&["--null", "--duration", "2s"]).unwrap();
+        assert!(!c.ring_wait);
+        assert_eq!(c.duration_ns, 2_000_000_000);
+        assert!(cfg(&["--null", "--local-net", "10.0.0.0/40"]).is_err());
+        assert!(cfg(&["--null", "--max-flows", "0"]).is_err());
+        assert!(cfg(&["--null", "--idle-timeout", "abc"]).is_err());
+        assert_eq!(
+            cfg(&["--", "-l", "0-3"]).unwrap().eal_args,
+            vec!["-l".to_string(), "0-3".to_string()]
+        );
+    }
+
+    #[test]
+    fn eal_args_choose_memory_mode() {
+        let c = cfg(&["--null"]).unwrap();
+        let map = map_lcores(&[0, 1], 1);
+        let no = Machine {
+            cpus: vec![0, 1],
+            free_hugepages: 0,
+        };
+        let a = eal_args_for(&c, &["net_null0".into()], &map, &no, 256).unwrap();
+        assert!(a.contains(&"--no-huge".to_string()));
+        assert!(a.contains(&"--no-shconf".to_string()));
+        let yes = Machine {
+            cpus: vec![0, 1],
+            free_hugepages: 1024,
+        };
+        let a = eal_args_for(&c, &["net_null0".into()], &map, &yes, 256).unwrap();
+        assert!(a.contains(&"--in-memory".to_string()));
+        let c = cfg(&["--null", "--huge"]).unwrap();
+        assert!(eal_args_for(&c, &[], &map, &no, 256)
+            .unwrap_err()
+            .contains("hugepages"));
+    }
+
+    #[test]
+    fn pcap_vdev_string() {
+        assert_eq!(
+            pcap_vdev(&["/a.pcap".into(), "/b.pcap".into()]).unwrap(),
+            "net_pcap0,rx_pcap=/a.pcap,rx_pcap=/b.pcap"
+        );
+        assert!(pcap_vdev(&["/a,b.pcap".into()]).is_err());
+    }
+}

@@ -1,0 +1,115 @@
+//! Single-producer/single-consumer DPDK rings carrying fixed-size `Copy` records by value.
+
+use super::{DpdkError, Result};
+use std::ffi::CString;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+struct RawRing(NonNull<dpdk_sys::rte_ring>);
+
+// SAFETY: the ring is an SP/SC lock-free structure; the producer and consumer handles below each
+// confine one side to one thread, which is exactly what RING_F_SP_ENQ | RING_F_SC_DEQ requires.
+unsafe impl Send for RawRing {}
+// SAFETY: shared only through the Arc so that the last handle frees it; counts are atomic reads.
+unsafe impl Sync for RawRing {}
+
+impl Drop for RawRing {
+    fn drop(&mut self) {
+        // SAFETY: the last handle is gone, so neither side can touch the ring again.
+        unsafe { dpdk_sys::rte_ring_free(self.0.as_ptr()) }
+    }
+}
+
+/// Create a ring of `count` (rounded up to a power of two, minus one usable) elements of type T.
+pub fn spsc<T: Copy>(name: &str, count: u32, socket: i32) -> Result<(Producer<T>, Consumer<T>)> {
+    let esize = std::mem::size_of::<T>();
+    assert!(
+        esize % 4 == 0 && esize > 0,
+        "ring element size must be a multiple of 4"
+    );
+    let cname = CString::new(name).map_err(|_| DpdkError::new("ring name with NUL", 22))?;
+    let count = count.next_power_of_two();
+    let flags = dpdk_sys::RING_F_SP_ENQ | dpdk_sys::RING_F_SC_DEQ;
+    // SAFETY: EAL is initialised by the caller; name is NUL-terminated; count is a power of two.
+    let r = unsafe {
+        dpdk_sys::rte_ring_create_elem(cname.as_ptr(), esize as u32, count, socket, flags)
+    };
+    let raw = Arc::new(RawRing(NonNull::new(r).ok_or_else(|| {
+        DpdkError::last(format!("creating ring {name} ({count} x {esize} B)"))
+    })?));
+    Ok((
+        Producer {
+            ring: raw.clone(),
+            _t: PhantomData,
+        },
+        Consumer {
+            ring: raw,
+            _t: PhantomData,
+        },
+    ))
+}
+
+/// The enqueue side. `Send` but not `Clone`: one producer thread.
+pub struct Producer<T> {
+    ring: Arc<RawRing>,
+    _t: PhantomData<fn(T)>,
+}
+
+/// The dequeue side. `Send` but not `Clone`: one consumer thread.
+pub struct Consumer<T> {
+    ring: Arc<RawRing>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T: Copy> Producer<T> {
+    /// Enqueue as many of `items` as fit; returns how many were taken (never blocks).
+    #[inline]
+    pub fn enqueue_burst(&mut self, items: &[T]) -> usize {
+        if items.is_empty() {
+            return 0;
+        }
+        // SAFETY: items is a valid slice of T; esize matches the ring; &mut self guarantees the
+        // single producer.
+        unsafe {
+            dpdk_sys::shim_rte_ring_sp_enqueue_burst_elem(
+                self.ring.0.as_ptr(),
+                items.as_ptr() as *const _,
+                std::mem::size_of::<T>() as u32,
+                items.len() as u32,
+                std::ptr::null_mut(),
+            ) as usize
+        }
+    }
+
+    pub fn free_count(&self) -> u32 {
+        // SAFETY: reads the ring's head/tail indexes.
+        unsafe { dpdk_sys::shim_rte_ring_free_count(self.ring.0.as_ptr()) }
+    }
+}
+
+impl<T: Copy> Consumer<T> {
+    /// Dequeue up to `out.len()` items into `out`; returns how many were written.
+    #[inline]
+    pub fn dequeue_burst(&mut self, out: &mut [T]) -> usize {
+        if out.is_empty() {
+            return 0;
+        }
+        // SAFETY: out has room for out.len() T (T: Copy, any bit pattern written comes from a
+        // valid T enqueued by the producer); &mut self guarantees the single consumer.
+        unsafe {
+            dpdk_sys::shim_rte_ring_sc_dequeue_burst_elem(
+                self.ring.0.as_ptr(),
+                out.as_mut_ptr() as *mut _,
+                std::mem::size_of::<T>() as u32,
+                out.len() as u32,
+                std::ptr::null_mut(),
+            ) as usize
+        }
+    }
+
+    pub fn count(&self) -> u32 {
+        // SAFETY: reads the ring's head/tail indexes.
+        unsafe { dpdk_sys::shim_rte_ring_count(self.ring.0.as_ptr()) }
+    }
+}

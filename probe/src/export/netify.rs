@@ -1,0 +1,304 @@
+//! Netify-style JSON lines: `flow` (start), `flow_stats` (periodic), `flow_purge` (end).
+//!
+//! Field names and units follow the Netify Agent v5 Core Plugin records (`../shared/reference/`):
+//! times in epoch milliseconds, bytes are L2 frame bytes. `local_*`/`other_*` counters in
+//! `flow_stats`/`flow_purge` cover the packets since the previous report of the flow (so they sum
+//! to `total_*` over a flow's reports); `total_*` are cumulative.
+
+use super::localnet::{other_type, LocalNets};
+use crate::flow::key::ip_to_string;
+use crate::flow::{FlowRecord, RecordKind};
+use std::io::Write;
+
+pub struct NetifyEncoder {
+    local: LocalNets,
+    /// Interface names by port id (`interface` field and part of the digest).
+    ifaces: Vec<String>,
+}
+
+/// The local side of a record: which direction index is the local endpoint's.
+struct Sides {
+    local: usize,
+    internal: bool,
+}
+
+fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(H[(b >> 4) as usize]);
+        out.push(H[(b & 15) as usize]);
+    }
+}
+
+fn mac(out: &mut Vec<u8>, m: &[u8; 6]) {
+    for (i, b) in m.iter().enumerate() {
+        if i > 0 {
+            out.push(b':');
+        }
+        hex(out, &[*b]);
+    }
+}
+
+impl NetifyEncoder {
+    pub fn new(local: LocalNets, ifaces: Vec<String>) -> Self {
+        NetifyEncoder { local, ifaces }
+    }
+
+    fn iface(&self, port: u16) -> &str {
+        self.ifaces
+            .get(port as usize)
+            .map(String::as_str)
+            .unwrap_or("unknown")
+    }
+
+    fn sides(&self, r: &FlowRecord) -> Sides {
+        let il = self.local.contains(r.ip_version, &r.init_ip);
+        let rl = self.local.contains(r.ip_version, &r.resp_ip);
+        Sides {
+            // The initiator is the local side unless only the responder is local.
+            local: usize::from(!il && rl),
+            internal: il && rl,
+        }
+    }
+
+    /// Netify's digest: SHA-1 over the 7-tuple (IP version, protocol, VLAN, the two endpoints in
+    /// canonical order, interface). Stable for the flow's life; equal for both directions.
+    pub fn digest(&self, r: &FlowRecord, out: &mut Vec<u8>) {
+        let alen = if r.ip_version == 4 { 4 } else { 16 };
+        let a = (&r.init_ip[..alen], r.init_port);
+        let b = (&r.resp_ip[..alen], r.resp_port);
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        let mut h = sha1_smol::Sha1::new();
+        h.update(&[r.ip_version, r.proto]);
+        h.update(&r.vlan.to_be_bytes());
+        h.update(lo.0);
+        h.update(hi.0);
+        h.update(&lo.1.to_be_bytes());
+        h.update(&hi.1.to_be_bytes());
+        h.update(self.iface(r.port).as_bytes());
+        hex(out, &h.digest().bytes());
+    }
+
+    /// Append one JSON line for `r` to `out`.
+    pub fn encode(&self, r: &FlowRecord, out: &mut Vec<u8>) {
+        let s = self.sides(r);
+        let (l, o) = (s.local, 1 - s.local);
+        let ep = |d: usize| {
+            if d == 0 {
+                (&r.init_ip, r.init_port)
+            } else {
+                (&r.resp_ip, r.resp_port)
+            }
+        };
+        let _ = write!(
+            out,
+            "{{\"type\":\"{}\",\"interface\":\"{}\",\"internal\":{},",
+            r.kind.name(),
+            self.iface(r.port),
+            s.internal
+        );
+        if r.kind == RecordKind::End {
+            let _ = write!(out, "\"reason\":\"{}\",", r.reason.name());
+        }
+        out.extend_from_slice(b"\"flow\":{\"digest\":\"");
+        self.digest(r, out);
+        out.extend_from_slice(b"\",\"digest_prev\":[],");
+        match r.kind {
+            RecordKind::Start => {
+                let (lip, lport) = ep(l);
+                let (oip, oport) = ep(o);
+                let _ = write!(
+                    out,
+                    "\"ip_version\":{},\"ip_protocol\":{},\"vlan_id\":{},\"local_origin\":{},\"local_ip\":\"{}\",\"local_mac\":\"",
+                    r.ip_version,
+                    r.proto,
+                    r.vlan,
+                    l == 0,
+                    ip_to_string(r.ip_version, lip)
+                );
+                mac(out, &r.dir[l].mac);
+                let _ = write!(
+                    out,
+                    "\",\"local_port\":{},\"other_ip\":\"{}\",\"other_mac\":\"",
+                    lport,
+                    ip_to_string(r.ip_version, oip)
+                );
+                mac(out, &r.dir[o].mac);
+                let _ = writeln!(
+                    out,
+                    "\",\"other_port\":{},\"other_type\":\"{}\",\"first_seen_at\":{},\"last_seen_at\":{}}}}}",
+                    oport,
+                    other_type(&self.local, r.ip_version, oip),
+                    r.first_ms,
+                    r.last_ms
+                );
+            }
+            RecordKind::Stats | RecordKind::End => {
+                let (ld, od) = (&r.dir[l], &r.dir[o]);
+                let _ = write!(
+                    out,
+                    "\"detection_packets\":{},\"last_seen_at\":{},\"local_bytes\":{},\"local_packets\":{},\"local_rate\":{},\"other_bytes\":{},\"other_packets\":{},\"other_rate\":{},",
+                    r.detection_packets,
+                    r.last_ms,
+                    ld.delta_bytes,
+                    ld.delta_packets,
+                    ld.rate,
+                    od.delta_bytes,
+                    od.delta_packets,
+                    od.rate
+                );
+                if r.proto == 6 {
+                    let _ = write!(
+                        out,
+                        "\"tcp\":{{\"resets\":{},\"retrans\":{},\"seq_errors\":{}}},",
+                        r.tcp_resets, r.tcp_retrans, r.tcp_seq_errors
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "\"total_bytes\":{},\"total_packets\":{}}}}}",
+                    r.total_bytes(),
+                    r.total_packets()
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::{DirCounters, EndReason};
+    use serde_json::Value;
+
+    fn rec(kind: RecordKind) -> FlowRecord {
+        let mut r = FlowRecord {
+            kind,
+            reason: if kind == RecordKind::End {
+                EndReason::Expired
+            } else {
+                EndReason::None
+            },
+            ip_version: 4,
+            proto: 6,
+            vlan: 12,
+            init_port: 40000,
+            resp_port: 443,
+            first_ms: 1_700_000_000_000,
+            last_ms: 1_700_000_001_500,
+            tcp_retrans: 2,
+            detection_packets: 3,
+            ..Default::default()
+        };
+        // The initiator is remote; the responder is local: local = responder.
+        r.init_ip[..4].copy_from_slice(&[198, 51, 100, 7]);
+        r.resp_ip[..4].copy_from_slice(&[10, 0, 0, 5]);
+        r.dir[0] = DirCounters {
+            packets: 10,
+            bytes: 1000,
+            delta_packets: 4,
+            delta_bytes: 400,
+            rate: 400,
+            mac: [2, 0, 0, 0, 0, 0xaa],
+            ..Default::default()
+        };
+        r.dir[1] = DirCounters {
+            packets: 8,
+            bytes: 9000,
+            delta_packets: 3,
+            delta_bytes: 4500,
+            rate: 3000,
+            mac: [2, 0, 0, 0, 0, 0xbb],
+            ..Default::default()
+        };
+        r
+    }
+
+    fn enc() -> NetifyEncoder {
+        NetifyEncoder::new(LocalNets::default_nets(), vec!["pcap0".into()])
+    }
+
+    fn json(r: &FlowRecord) -> Value {
+        let mut out = Vec::new();
+        enc().encode(r, &mut out);
+        assert_eq!(out.last(), Some(&b'\n'));
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+        serde_json::from_slice(&out).expect("valid JSON")
+    }
+
+    #[test]
+    fn start_record_orients_local_and_other() {
+        let v = json(&rec(RecordKind::Start));
+        assert_eq!(v["type"], "flow");
+        assert_eq!(v["interface"], "pcap0");
+        assert_eq!(v["internal"], false);
+        let f = &v["flow"];
+        assert_eq!(f["local_ip"], "10.0.0.5");
+        assert_eq!(f["local_port"], 443);
+        assert_eq!(f["local_mac"], "02:00:00:00:00:bb");
+        assert_eq!(f["local_origin"], false);
+        assert_eq!(f["other_ip"], "198.51.100.7");
+        assert_eq!(f["other_type"], "remote");
+        assert_eq!(f["vlan_id"], 12);
+        assert_eq!(f["ip_protocol"], 6);
+        assert_eq!(f["first_seen_at"], 1_700_000_000_000u64);
+        assert_eq!(f["digest"].as_str().unwrap().len(), 40);
+    }
+
+    #[test]
+    fn purge_record_has_every_reference_attribute() {
+        let v = json(&rec(RecordKind::End));
+        assert_eq!(v["type"], "flow_purge");
+        assert_eq!(v["reason"], "expired");
+        let f = &v["flow"];
+        for k in [
+            "detection_packets",
+            "digest",
+            "digest_prev",
+            "last_seen_at",
+            "local_bytes",
+            "local_packets",
+            "local_rate",
+            "other_bytes",
+            "other_packets",
+            "other_rate",
+            "tcp",
+            "total_bytes",
+            "total_packets",
+        ] {
+            assert!(!f[k].is_null(), "missing flow.{k}");
+        }
+        assert_eq!(f["local_bytes"], 4500);
+        assert_eq!(f["local_packets"], 3);
+        assert_eq!(f["other_rate"], 400);
+        assert_eq!(f["total_packets"], 18);
+        assert_eq!(f["total_bytes"], 10000);
+        assert_eq!(f["tcp"]["retrans"], 2);
+        assert_eq!(f["detection_packets"], 3);
+    }
+
+    #[test]
+    fn digest_is_the_same_for_every_record_of_a_flow_and_differs_by_vlan() {
+        let d = |r: &FlowRecord| json(r)["flow"]["digest"].clone();
+        let a = d(&rec(RecordKind::Start));
+        assert_eq!(a, d(&rec(RecordKind::Stats)));
+        assert_eq!(a, d(&rec(RecordKind::End)));
+        let mut swapped = rec(RecordKind::End);
+        std::mem::swap(&mut swapped.init_ip, &mut swapped.resp_ip);
+        std::mem::swap(&mut swapped.init_port, &mut swapped.resp_port);
+        assert_eq!(a, d(&swapped), "orientation does not change the digest");
+        let mut v = rec(RecordKind::End);
+        v.vlan = 13;
+        assert_ne!(a, d(&v));
+    }
+
+    #[test]
+    fn udp_stats_have_no_tcp_object() {
+        let mut r = rec(RecordKind::Stats);
+        r.proto = 17;
+        let v = json(&r);
+        assert_eq!(v["type"], "flow_stats");
+        assert!(v["flow"]["tcp"].is_null());
+        assert!(v.get("reason").is_none());
+    }
+}

@@ -1,0 +1,143 @@
+//! The fixed-size record a worker hands to the exporter over its SPSC ring (by value).
+
+/// Which lifecycle point a record reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum RecordKind {
+    /// A new flow (Netify `flow`).
+    #[default]
+    Start = 0,
+    /// Periodic update of a live flow (Netify `flow_stats`).
+    Stats = 1,
+    /// The flow left the table (Netify `flow_purge`).
+    End = 2,
+}
+
+impl RecordKind {
+    pub const ALL: [RecordKind; 3] = [RecordKind::Start, RecordKind::Stats, RecordKind::End];
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Start => "flow",
+            RecordKind::Stats => "flow_stats",
+            RecordKind::End => "flow_purge",
+        }
+    }
+}
+
+/// Why a flow ended: one taxonomy for every output format.
+/// `closed` and `expired` are Netify's documented purge reasons; the others are flowprobe extensions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum EndReason {
+    /// Not an end record.
+    #[default]
+    None = 0,
+    /// TCP FIN seen in both directions, or RST.
+    Closed = 1,
+    /// Idle timeout.
+    Expired = 2,
+    /// Active timeout: a long flow was split (reserved; see `--active-timeout`).
+    Active = 3,
+    /// Removed to make room in a full table.
+    Evicted = 4,
+    /// Flushed at stop (end of capture or signal).
+    Shutdown = 5,
+}
+
+impl EndReason {
+    pub const ENDS: [EndReason; 5] = [
+        EndReason::Closed,
+        EndReason::Expired,
+        EndReason::Active,
+        EndReason::Evicted,
+        EndReason::Shutdown,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::None => "none",
+            EndReason::Closed => "closed",
+            EndReason::Expired => "expired",
+            EndReason::Active => "active",
+            EndReason::Evicted => "evicted",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Counters of one direction of a flow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct DirCounters {
+    /// Cumulative packets and L2 frame bytes since the flow started.
+    pub packets: u64,
+    pub bytes: u64,
+    /// Cumulative IP-level bytes (IP header + payload as the IP header states it).
+    pub ip_bytes: u64,
+    /// Packets and frame bytes since the previous report of this flow.
+    pub delta_packets: u64,
+    pub delta_bytes: u64,
+    /// Burst rate in bytes/s over the active part of the report interval (Netify `*_rate`).
+    pub rate: u64,
+    /// First and last packet of this direction, epoch ms (0 = none seen).
+    pub first_ms: u64,
+    pub last_ms: u64,
+    /// OR of TCP flags with NetObserv's combined bits (SYN+ACK 0x100, FIN+ACK 0x200, RST+ACK 0x400).
+    pub tcp_flags: u16,
+    /// Source MAC of this direction's first packet.
+    pub mac: [u8; 6],
+}
+
+/// One flow report. `Copy`, no pointers: it crosses cores through a DPDK ring by value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub struct FlowRecord {
+    /// Unique per run: worker index in the top 8 bits, a per-worker sequence below.
+    pub flow_id: u64,
+    pub kind: RecordKind,
+    pub reason: EndReason,
+    pub worker: u8,
+    pub ip_version: u8,
+    pub proto: u8,
+    pub port: u16,
+    pub vlan: u16,
+    /// The initiator: sender of the SYN when seen, else of the first packet.
+    pub init_ip: [u8; 16],
+    pub resp_ip: [u8; 16],
+    pub init_port: u16,
+    pub resp_port: u16,
+    pub first_ms: u64,
+    pub last_ms: u64,
+    /// `[0]`: initiator → responder, `[1]`: responder → initiator.
+    pub dir: [DirCounters; 2],
+    pub tcp_resets: u32,
+    pub tcp_retrans: u32,
+    pub tcp_seq_errors: u32,
+    /// Packets the engine looked at before the flow's metadata was final (see README).
+    pub detection_packets: u32,
+    /// ICMP type/code of the first ICMP packet (0 otherwise).
+    pub icmp_type: u8,
+    pub icmp_code: u8,
+}
+
+impl FlowRecord {
+    pub fn total_packets(&self) -> u64 {
+        self.dir[0].packets + self.dir[1].packets
+    }
+    pub fn total_bytes(&self) -> u64 {
+        self.dir[0].bytes + self.dir[1].bytes
+    }
+}
+
+/// Where a shard puts the records it produces (the worker's ring batch, or a Vec in tests).
+pub trait RecordSink {
+    fn emit(&mut self, rec: &FlowRecord);
+}
+
+impl RecordSink for Vec<FlowRecord> {
+    fn emit(&mut self, rec: &FlowRecord) {
+        self.push(*rec);
+    }
+}
+
+// Records cross the ring by value: keep them to four cache lines.
+const _: () = assert!(std::mem::size_of::<FlowRecord>() == 256);

@@ -1,0 +1,21 @@
+//! flowprobe: a DPDK-based network flow probe.
+//!
+//! ```text
+//! port rx (dpdk/) ─► parse/ ─► flow/ shard (one per worker lcore) ─► SPSC ring ─► export/ ─► sinks
+//! ```
+//! The pure core (`parse`, `flow`, `export`, `pcapfile`, `synth`) does no I/O on the packet path,
+//! reads no clock (time is passed in) and builds without DPDK. Only `dpdk/` may use `unsafe`.
+#![deny(unsafe_code)]
+
+pub mod config;
+#[cfg(feature = "dpdk")]
+#[allow(unsafe_code)]
+pub mod dpdk;
+pub mod export;
+pub mod flow;
+pub mod parse;
+pub mod pcapfile;
+pub mod pipeline;
+#[cfg(feature = "dpdk")]
+pub mod runtime;
+pub mod synth;

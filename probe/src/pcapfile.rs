@@ -1,0 +1,1116 @@
+//! Capture files: a classic libpcap writer, a classic reader, and a streaming summary scanner that
+//! also understands pcapng.
+//!
+//! Pure std. The scanner identifies the format by its magic number, never by the file name, and
+//! reads through a buffer so a multi-gigabyte capture costs constant memory.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::Path;
+
+/// BSD loopback (4-byte address family header).
+pub const LINKTYPE_NULL: u32 = 0;
+/// Ethernet II / 802.3.
+pub const LINKTYPE_ETHERNET: u32 = 1;
+/// Raw IPv4 or IPv6, no link header.
+pub const LINKTYPE_RAW: u32 = 101;
+/// Linux "cooked" capture v1 (`any` device).
+pub const LINKTYPE_LINUX_SLL: u32 = 113;
+/// Raw IPv4 only.
+pub const LINKTYPE_IPV4: u32 = 228;
+/// Raw IPv6 only.
+pub const LINKTYPE_IPV6: u32 = 229;
+/// Linux "cooked" capture v2.
+pub const LINKTYPE_LINUX_SLL2: u32 = 276;
+
+const MAGIC_US: u32 = 0xa1b2_c3d4;
+const MAGIC_NS: u32 = 0xa1b2_3c4d;
+const PCAPNG_SHB: u32 = 0x0a0d_0d0a;
+const PCAPNG_BOM: u32 = 0x1a2b_3c4d;
+const PCAPNG_IDB: u32 = 1;
+const PCAPNG_PB: u32 = 2;
+const PCAPNG_SPB: u32 = 3;
+const PCAPNG_EPB: u32 = 6;
+/// Largest caplen accepted in a classic record. libpcap uses 256 KiB; we allow more so that
+/// jumbo/TSO captures pass, but a garbage length still fails fast instead of skipping gigabytes.
+const MAX_CAPLEN: u32 = 16 << 20;
+/// Largest pcapng block the scanner reads whole (IDB/SHB with options). Packet blocks are skipped,
+/// not buffered, so they are not bound by this.
+const MAX_META_BLOCK: u32 = 1 << 20;
+const NS_PER_SEC: u64 = 1_000_000_000;
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// Writes classic little-endian libpcap files (the format every tool reads).
+pub struct PcapWriter<W: Write> {
+    w: W,
+    nanosecond: bool,
+    snaplen: u32,
+}
+
+impl<W: Write> PcapWriter<W> {
+    /// Writes the 24-byte file header. `nanosecond` selects the 0xa1b23c4d magic (ns timestamps);
+    /// otherwise timestamps are truncated to microseconds. `snaplen` caps every record's caplen.
+    pub fn new(mut w: W, linktype: u32, nanosecond: bool, snaplen: u32) -> io::Result<Self> {
+        let mut h = [0u8; 24];
+        h[0..4].copy_from_slice(&(if nanosecond { MAGIC_NS } else { MAGIC_US }).to_le_bytes());
+        h[4..6].copy_from_slice(&2u16.to_le_bytes());
+        h[6..8].copy_from_slice(&4u16.to_le_bytes());
+        // thiszone = 0, sigfigs = 0
+        h[16..20].copy_from_slice(&snaplen.to_le_bytes());
+        h[20..24].copy_from_slice(&linktype.to_le_bytes());
+        w.write_all(&h)?;
+        Ok(PcapWriter {
+            w,
+            nanosecond,
+            snaplen,
+        })
+    }
+
+    /// Writes one packet whose original length is `data.len()` (caplen is cut to the snaplen).
+    pub fn write_packet(&mut self, ts_ns: u64, data: &[u8]) -> io::Result<()> {
+        let orig = u32::try_from(data.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "packet longer than 4 GiB"))?;
+        self.write_packet_truncated(ts_ns, data, orig)
+    }
+
+    /// Writes a packet captured short: `data` is what was captured, `orig_len` the length on the
+    /// wire (must be >= `data.len()`).
+    pub fn write_packet_truncated(
+        &mut self,
+        ts_ns: u64,
+        data: &[u8],
+        orig_len: u32,
+    ) -> io::Result<()> {
+        if (orig_len as usize) < data.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "orig_len {orig_len} smaller than captured length {}",
+                    data.len()
+                ),
+            ));
+        }
+        let caplen = data.len().min(self.snaplen as usize);
+        let secs = u32::try_from(ts_ns / NS_PER_SEC).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "timestamp beyond the 32-bit seconds of classic pcap",
+            )
+        })?;
+        let sub = ts_ns % NS_PER_SEC;
+        let frac = if self.nanosecond { sub } else { sub / 1000 } as u32;
+        let mut h = [0u8; 16];
+        h[0..4].copy_from_slice(&secs.to_le_bytes());
+        h[4..8].copy_from_slice(&frac.to_le_bytes());
+        h[8..12].copy_from_slice(&(caplen as u32).to_le_bytes());
+        h[12..16].copy_from_slice(&orig_len.to_le_bytes());
+        self.w.write_all(&h)?;
+        self.w.write_all(&data[..caplen])
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+
+    /// Returns the underlying writer (not flushed: wrap a `BufWriter` and flush it yourself).
+    pub fn into_inner(self) -> W {
+        self.w
+    }
+}
+
+/// Container format found by its magic number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureFormat {
+    Pcap { nanosecond: bool, big_endian: bool },
+    PcapNg,
+}
+
+/// What [`scan`] learned about a capture without keeping any packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaptureSummary {
+    pub format: CaptureFormat,
+    /// Classic pcap: the one file link type. pcapng: one entry per Interface Description Block, in
+    /// file order across all sections.
+    pub link_types: Vec<u32>,
+    pub packets: u64,
+    /// Sum of captured lengths.
+    pub captured_bytes: u64,
+    /// Sum of original (on the wire) lengths.
+    pub original_bytes: u64,
+    /// Earliest and latest packet timestamps (not file order: captures can be slightly unordered).
+    /// `None` when there is no timestamped packet (pcapng Simple Packet Blocks carry none).
+    pub first_ts_ns: Option<u64>,
+    pub last_ts_ns: Option<u64>,
+    /// The file ends inside a record. The complete records before it are counted, as libpcap
+    /// readers do, instead of failing the whole file.
+    pub truncated_tail: bool,
+}
+
+impl CaptureSummary {
+    fn new(format: CaptureFormat) -> Self {
+        CaptureSummary {
+            format,
+            link_types: Vec::new(),
+            packets: 0,
+            captured_bytes: 0,
+            original_bytes: 0,
+            first_ts_ns: None,
+            last_ts_ns: None,
+            truncated_tail: false,
+        }
+    }
+
+    fn add(&mut self, ts_ns: Option<u64>, caplen: u32, orig_len: u32) {
+        self.packets += 1;
+        self.captured_bytes += u64::from(caplen);
+        self.original_bytes += u64::from(orig_len);
+        if let Some(ts) = ts_ns {
+            self.first_ts_ns = Some(self.first_ts_ns.map_or(ts, |f| f.min(ts)));
+            self.last_ts_ns = Some(self.last_ts_ns.map_or(ts, |l| l.max(ts)));
+        }
+    }
+}
+
+/// Summarises a classic pcap or pcapng file, streaming it.
+pub fn scan(path: &Path) -> io::Result<CaptureSummary> {
+    let f = File::open(path)?;
+    scan_reader(BufReader::with_capacity(1 << 16, f))
+}
+
+/// [`scan`] over any reader (for in-memory captures and pipes).
+pub fn scan_reader<R: Read>(r: R) -> io::Result<CaptureSummary> {
+    let mut r = Counting { r, pos: 0 };
+    let mut magic = [0u8; 4];
+    let got = read_full(&mut r, &mut magic)?;
+    if got < 4 {
+        return Err(invalid(format!(
+            "not a pcap or pcapng file (only {got} bytes)"
+        )));
+    }
+    let le = u32::from_le_bytes(magic);
+    match le {
+        MAGIC_US => scan_pcap(&mut r, false, false),
+        MAGIC_NS => scan_pcap(&mut r, true, false),
+        m if m == MAGIC_US.swap_bytes() => scan_pcap(&mut r, false, true),
+        m if m == MAGIC_NS.swap_bytes() => scan_pcap(&mut r, true, true),
+        PCAPNG_SHB => scan_pcapng(&mut r),
+        _ => Err(invalid(format!(
+            "not a pcap or pcapng file (magic 0x{:08x})",
+            u32::from_be_bytes(magic)
+        ))),
+    }
+}
+
+/// Reader wrapper that knows its offset, for error messages.
+struct Counting<R> {
+    r: R,
+    pos: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.r.read(buf)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads until `buf` is full or EOF; returns how many bytes were read (short only at EOF).
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Discards `n` bytes; returns false if EOF came first.
+fn skip<R: Read>(r: &mut R, n: u64) -> io::Result<bool> {
+    let copied = io::copy(&mut r.by_ref().take(n), &mut io::sink())?;
+    Ok(copied == n)
+}
+
+#[derive(Clone, Copy)]
+struct Endian {
+    big: bool,
+}
+
+impl Endian {
+    fn u16(self, b: &[u8]) -> u16 {
+        let a = [b[0], b[1]];
+        if self.big {
+            u16::from_be_bytes(a)
+        } else {
+            u16::from_le_bytes(a)
+        }
+    }
+    fn u32(self, b: &[u8]) -> u32 {
+        let a = [b[0], b[1], b[2], b[3]];
+        if self.big {
+            u32::from_be_bytes(a)
+        } else {
+            u32::from_le_bytes(a)
+        }
+    }
+    fn u64(self, b: &[u8]) -> u64 {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[..8]);
+        if self.big {
+            u64::from_be_bytes(a)
+        } else {
+            u64::from_le_bytes(a)
+        }
+    }
+}
+
+/// Classic header fields after the magic.
+struct ClassicHeader {
+    snaplen: u32,
+    linktype: u32,
+}
+
+fn read_classic_header<R: Read>(r: &mut Counting<R>, e: Endian) -> io::Result<ClassicHeader> {
+    let mut h = [0u8; 20];
+    if read_full(r, &mut h)? < h.len() {
+        return Err(invalid("truncated pcap file header".to_string()));
+    }
+    let major = e.u16(&h[0..2]);
+    if major != 2 {
+        return Err(invalid(format!(
+            "unsupported pcap version {major}.{}",
+            e.u16(&h[2..4])
+        )));
+    }
+    Ok(ClassicHeader {
+        snaplen: e.u32(&h[12..16]),
+        // Bits 16..31 carry FCS length flags, not the link type.
+        linktype: e.u32(&h[16..20]) & 0xffff,
+    })
+}
+
+/// A classic record header, validated. `Ok(None)` at a clean EOF; `Err(offset)` when the record is
+/// cut short (the caller decides whether that is an error).
+fn read_classic_record<R: Read>(
+    r: &mut Counting<R>,
+    e: Endian,
+    nanosecond: bool,
+) -> io::Result<Result<Option<PacketHeader>, u64>> {
+    let start = r.pos;
+    let mut h = [0u8; 16];
+    let got = read_full(r, &mut h)?;
+    if got == 0 {
+        return Ok(Ok(None));
+    }
+    if got < h.len() {
+        return Ok(Err(start));
+    }
+    let secs = u64::from(e.u32(&h[0..4]));
+    let frac = u64::from(e.u32(&h[4..8]));
+    let caplen = e.u32(&h[8..12]);
+    let orig_len = e.u32(&h[12..16]);
+    if caplen > MAX_CAPLEN {
+        return Err(invalid(format!(
+            "implausible caplen {caplen} in packet record at offset {start}"
+        )));
+    }
+    let ts_ns = secs * NS_PER_SEC + if nanosecond { frac } else { frac * 1000 };
+    Ok(Ok(Some(PacketHeader {
+        ts_ns,
+        caplen,
+        orig_len,
+    })))
+}
+
+fn scan_pcap<R: Read>(
+    r: &mut Counting<R>,
+    nanosecond: bool,
+    big_endian: bool,
+) -> io::Result<CaptureSummary> {
+    let e = Endian { big: big_endian };
+    let hdr = read_classic_header(r, e)?;
+    let mut s = CaptureSummary::new(CaptureFormat::Pcap {
+        nanosecond,
+        big_endian,
+    });
+    s.link_types.push(hdr.linktype);
+    loop {
+        let ph = match read_classic_record(r, e, nanosecond)? {
+            Ok(Some(ph)) => ph,
+            Ok(None) => break,
+            Err(_) => {
+                s.truncated_tail = true;
+                break;
+            }
+        };
+        if !skip(r, u64::from(ph.caplen))? {
+            s.truncated_tail = true;
+            break;
+        }
+        s.add(Some(ph.ts_ns), ph.caplen, ph.orig_len);
+    }
+    Ok(s)
+}
+
+/// pcapng per-interface timestamp unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TsResol {
+    /// Units of 10^-n s.
+    Pow10(u8),
+    /// Units of 2^-n s.
+    Pow2(u8),
+}
+
+impl TsResol {
+    fn to_ns(self, ts: u64) -> u64 {
+        let ts = u128::from(ts);
+        let ns = match self {
+            TsResol::Pow10(n) if n <= 9 => ts * 10u128.pow(u32::from(9 - n)),
+            TsResol::Pow10(n) => ts / 10u128.checked_pow(u32::from(n - 9)).unwrap_or(u128::MAX),
+            TsResol::Pow2(n) => (ts * u128::from(NS_PER_SEC)) >> n.min(127),
+        };
+        u64::try_from(ns).unwrap_or(u64::MAX)
+    }
+}
+
+struct Interface {
+    snaplen: u32,
+    resol: TsResol,
+    /// if_tsoffset, seconds added to every timestamp.
+    offset_s: i64,
+}
+
+impl Interface {
+    fn ts_ns(&self, raw: u64) -> u64 {
+        let ns = self.resol.to_ns(raw) as i128 + i128::from(self.offset_s) * i128::from(NS_PER_SEC);
+        ns.clamp(0, i128::from(u64::MAX)) as u64
+    }
+}
+
+fn scan_pcapng<R: Read>(r: &mut Counting<R>) -> io::Result<CaptureSummary> {
+    let mut s = CaptureSummary::new(CaptureFormat::PcapNg);
+    let mut ifaces: Vec<Interface> = Vec::new();
+    let mut e = Endian { big: false };
+    let mut body = Vec::new();
+    // The SHB type was already consumed as the magic.
+    let mut pending_type = Some(PCAPNG_SHB);
+    loop {
+        let start = r.pos - if pending_type.is_some() { 4 } else { 0 };
+        let btype = match pending_type.take() {
+            Some(t) => t,
+            None => {
+                let mut t = [0u8; 4];
+                match read_full(r, &mut t)? {
+                    0 => break,
+                    4 => e.u32(&t),
+                    _ => {
+                        s.truncated_tail = true;
+                        break;
+                    }
+                }
+            }
+        };
+        if btype == PCAPNG_SHB {
+            // Length is in the section's byte order, which the byte-order magic after it tells.
+            let mut h = [0u8; 8];
+            if read_full(r, &mut h)? < 8 {
+                if s.packets == 0 && s.link_types.is_empty() {
+                    return Err(invalid(format!(
+                        "truncated pcapng section header at offset {start}"
+                    )));
+                }
+                s.truncated_tail = true;
+                break;
+            }
+            e = match u32::from_le_bytes([h[4], h[5], h[6], h[7]]) {
+                PCAPNG_BOM => Endian { big: false },
+                m if m == PCAPNG_BOM.swap_bytes() => Endian { big: true },
+                m => {
+                    return Err(invalid(format!(
+                        "not a pcapng file (bad byte-order magic 0x{m:08x} at offset {})",
+                        start + 8
+                    )))
+                }
+            };
+            let len = e.u32(&h[0..4]);
+            check_block_len(len, 28, start)?;
+            if len > MAX_META_BLOCK {
+                return Err(invalid(format!(
+                    "pcapng section header at offset {start} too large ({len} bytes)"
+                )));
+            }
+            // Rest of the SHB: version, section length, options, trailing length.
+            let rest = len as usize - 12;
+            body.resize(rest, 0);
+            if read_full(r, &mut body)? < rest {
+                s.truncated_tail = true;
+                break;
+            }
+            check_trailer(e, &body[rest - 4..], len, start)?;
+            let major = e.u16(&body[0..2]);
+            if major != 1 {
+                return Err(invalid(format!(
+                    "unsupported pcapng version {major} at offset {start}"
+                )));
+            }
+            // A new section starts a new interface numbering.
+            ifaces.clear();
+            continue;
+        }
+
+        let mut l = [0u8; 4];
+        if read_full(r, &mut l)? < 4 {
+            s.truncated_tail = true;
+            break;
+        }
+        let len = e.u32(&l);
+        check_block_len(len, 12, start)?;
+        let body_len = len as usize - 12;
+        match btype {
+            PCAPNG_IDB => {
+                if len > MAX_META_BLOCK {
+                    return Err(invalid(format!(
+                        "pcapng interface block at offset {start} too large"
+                    )));
+                }
+                if body_len < 8 {
+                    return Err(invalid(format!(
+                        "pcapng interface block at offset {start} too short"
+                    )));
+                }
+                body.resize(body_len + 4, 0);
+                if read_full(r, &mut body)? < body_len + 4 {
+                    s.truncated_tail = true;
+                    break;
+                }
+                check_trailer(e, &body[body_len..], len, start)?;
+                let linktype = u32::from(e.u16(&body[0..2]));
+                let snaplen = e.u32(&body[4..8]);
+                let mut iface = Interface {
+                    snaplen,
+                    resol: TsResol::Pow10(6),
+                    offset_s: 0,
+                };
+                parse_idb_options(e, &body[8..body_len], &mut iface);
+                s.link_types.push(linktype);
+                ifaces.push(iface);
+            }
+            PCAPNG_EPB | PCAPNG_PB => {
+                // EPB: if_id u32, ts_hi, ts_lo, caplen, orig_len. PB: if_id u16, drops u16, same rest.
+                if body_len < 20 {
+                    return Err(invalid(format!(
+                        "pcapng packet block at offset {start} too short"
+                    )));
+                }
+                let mut h = [0u8; 20];
+                if read_full(r, &mut h)? < 20 {
+                    s.truncated_tail = true;
+                    break;
+                }
+                let if_id = if btype == PCAPNG_EPB {
+                    e.u32(&h[0..4])
+                } else {
+                    u32::from(e.u16(&h[0..2]))
+                };
+                let raw_ts = (u64::from(e.u32(&h[4..8])) << 32) | u64::from(e.u32(&h[8..12]));
+                let caplen = e.u32(&h[12..16]);
+                let orig_len = e.u32(&h[16..20]);
+                if caplen as usize > body_len - 20 {
+                    return Err(invalid(format!(
+                        "pcapng packet block at offset {start}: caplen {caplen} exceeds block length {len}"
+                    )));
+                }
+                let iface = ifaces.get(if_id as usize).ok_or_else(|| {
+                    invalid(format!(
+                        "pcapng packet block at offset {start} names unknown interface {if_id}"
+                    ))
+                })?;
+                let ts = iface.ts_ns(raw_ts);
+                if !skip_block_rest(r, e, body_len - 20, len, start)? {
+                    s.truncated_tail = true;
+                    break;
+                }
+                s.add(Some(ts), caplen, orig_len);
+            }
+            PCAPNG_SPB => {
+                if body_len < 4 {
+                    return Err(invalid(format!(
+                        "pcapng simple packet block at offset {start} too short"
+                    )));
+                }
+                let mut h = [0u8; 4];
+                if read_full(r, &mut h)? < 4 {
+                    s.truncated_tail = true;
+                    break;
+                }
+                let orig_len = e.u32(&h);
+                let iface = ifaces.first().ok_or_else(|| {
+                    invalid(format!(
+                        "pcapng simple packet block at offset {start} before any interface"
+                    ))
+                })?;
+                // Captured length is implied: the original length cut by the snaplen and the block.
+                let mut caplen = orig_len.min(len - 16);
+                if iface.snaplen != 0 {
+                    caplen = caplen.min(iface.snaplen);
+                }
+                if !skip_block_rest(r, e, body_len - 4, len, start)? {
+                    s.truncated_tail = true;
+                    break;
+                }
+                s.add(None, caplen, orig_len);
+            }
+            _ => {
+                if !skip_block_rest(r, e, body_len, len, start)? {
+                    s.truncated_tail = true;
+                    break;
+                }
+            }
+        }
+    }
+    Ok(s)
+}
+
+fn check_block_len(len: u32, min: u32, start: u64) -> io::Result<()> {
+    if len < min || len % 4 != 0 {
+        return Err(invalid(format!(
+            "bad pcapng block length {len} at offset {start}"
+        )));
+    }
+    Ok(())
+}
+
+fn check_trailer(e: Endian, b: &[u8], len: u32, start: u64) -> io::Result<()> {
+    let trailer = e.u32(b);
+    if trailer != len {
+        return Err(invalid(format!(
+            "pcapng block at offset {start}: trailing length {trailer} differs from {len}"
+        )));
+    }
+    Ok(())
+}
+
+/// Skips `n` body bytes then reads and checks the trailing length. False on EOF.
+fn skip_block_rest<R: Read>(
+    r: &mut R,
+    e: Endian,
+    n: usize,
+    len: u32,
+    start: u64,
+) -> io::Result<bool> {
+    if !skip(r, n as u64)? {
+        return Ok(false);
+    }
+    let mut t = [0u8; 4];
+    if read_full(r, &mut t)? < 4 {
+        return Ok(false);
+    }
+    check_trailer(e, &t, len, start)?;
+    Ok(true)
+}
+
+/// Reads if_tsresol (9) and if_tsoffset (14); other options are skipped.
+fn parse_idb_options(e: Endian, mut opts: &[u8], iface: &mut Interface) {
+    while opts.len() >= 4 {
+        let code = e.u16(&opts[0..2]);
+        let olen = e.u16(&opts[2..4]) as usize;
+        if code == 0 {
+            break;
+        }
+        let padded = (olen + 3) & !3;
+        if opts.len() < 4 + padded {
+            break;
+        }
+        let v = &opts[4..4 + olen];
+        match (code, olen) {
+            (9, 1) => {
+                iface.resol = if v[0] & 0x80 != 0 {
+                    TsResol::Pow2(v[0] & 0x7f)
+                } else {
+                    TsResol::Pow10(v[0])
+                };
+            }
+            (14, 8) => iface.offset_s = e.u64(v) as i64,
+            _ => {}
+        }
+        opts = &opts[4 + padded..];
+    }
+}
+
+/// Per-record header returned by [`PcapReader::next_packet`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PacketHeader {
+    pub ts_ns: u64,
+    pub caplen: u32,
+    pub orig_len: u32,
+}
+
+/// Sequential reader of classic pcap files (either byte order, µs or ns). pcapng is refused:
+/// use [`scan`] to summarise those.
+pub struct PcapReader<R: Read> {
+    r: Counting<R>,
+    e: Endian,
+    nanosecond: bool,
+    linktype: u32,
+    snaplen: u32,
+}
+
+impl PcapReader<BufReader<File>> {
+    pub fn open(path: &Path) -> io::Result<Self> {
+        PcapReader::new(BufReader::with_capacity(1 << 16, File::open(path)?))
+    }
+}
+
+impl<R: Read> PcapReader<R> {
+    /// Reads and checks the file header.
+    pub fn new(r: R) -> io::Result<Self> {
+        let mut r = Counting { r, pos: 0 };
+        let mut magic = [0u8; 4];
+        let got = read_full(&mut r, &mut magic)?;
+        if got < 4 {
+            return Err(invalid(format!(
+                "not a pcap or pcapng file (only {got} bytes)"
+            )));
+        }
+        let (nanosecond, big) = match u32::from_le_bytes(magic) {
+            MAGIC_US => (false, false),
+            MAGIC_NS => (true, false),
+            m if m == MAGIC_US.swap_bytes() => (false, true),
+            m if m == MAGIC_NS.swap_bytes() => (true, true),
+            PCAPNG_SHB => {
+                return Err(invalid(
+                    "pcapng file: PcapReader reads classic pcap only".to_string(),
+                ))
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "not a pcap or pcapng file (magic 0x{:08x})",
+                    u32::from_be_bytes(magic)
+                )))
+            }
+        };
+        let e = Endian { big };
+        let hdr = read_classic_header(&mut r, e)?;
+        Ok(PcapReader {
+            r,
+            e,
+            nanosecond,
+            linktype: hdr.linktype,
+            snaplen: hdr.snaplen,
+        })
+    }
+
+    pub fn linktype(&self) -> u32 {
+        self.linktype
+    }
+    pub fn snaplen(&self) -> u32 {
+        self.snaplen
+    }
+    pub fn nanosecond(&self) -> bool {
+        self.nanosecond
+    }
+    pub fn big_endian(&self) -> bool {
+        self.e.big
+    }
+
+    /// Reads the next record's bytes into `buf` (replacing its contents). `Ok(None)` at end of
+    /// file; a record cut short is an error here (unlike [`scan`]) because the caller asked for
+    /// its bytes.
+    pub fn next_packet(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<PacketHeader>> {
+        let start = self.r.pos;
+        let ph = match read_classic_record(&mut self.r, self.e, self.nanosecond)? {
+            Ok(Some(ph)) => ph,
+            Ok(None) => return Ok(None),
+            Err(off) => return Err(truncated(off)),
+        };
+        buf.clear();
+        buf.resize(ph.caplen as usize, 0);
+        if read_full(&mut self.r, buf)? < buf.len() {
+            return Err(truncated(start));
+        }
+        Ok(Some(ph))
+    }
+}
+
+fn truncated(offset: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("truncated packet record at offset {offset}"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packets() -> Vec<(u64, Vec<u8>)> {
+        vec![
+            (1_767_225_600_000_000_123, (0..60u8).collect()),
+            (1_767_225_600_000_001_999, vec![0xab; 1514]),
+            (1_767_225_601_500_000_000, vec![7; 1]),
+        ]
+    }
+
+    fn write(nanosecond: bool) -> Vec<u8> {
+        let mut w = PcapWriter::new(Vec::new(), LINKTYPE_ETHERNET, nanosecond, 65535).unwrap();
+        for (ts, p) in packets() {
+            w.write_packet(ts, &p).unwrap();
+        }
+        w.write_packet_truncated(1_767_225_602_000_000_000, &[1, 2, 3], 1000)
+            .unwrap();
+        w.into_inner()
+    }
+
+    #[test]
+    fn round_trip_microseconds() {
+        let file = write(false);
+        assert_eq!(&file[0..4], &[0xd4, 0xc3, 0xb2, 0xa1]);
+        let s = scan_reader(&file[..]).unwrap();
+        assert_eq!(
+            s.format,
+            CaptureFormat::Pcap {
+                nanosecond: false,
+                big_endian: false
+            }
+        );
+        assert_eq!(s.link_types, vec![LINKTYPE_ETHERNET]);
+        assert_eq!(s.packets, 4);
+        assert_eq!(s.captured_bytes, 60 + 1514 + 1 + 3);
+        assert_eq!(s.original_bytes, 60 + 1514 + 1 + 1000);
+        // Microsecond files drop the sub-µs part.
+        assert_eq!(s.first_ts_ns, Some(1_767_225_600_000_000_000));
+        assert_eq!(s.last_ts_ns, Some(1_767_225_602_000_000_000));
+        assert!(!s.truncated_tail);
+
+        let mut r = PcapReader::new(&file[..]).unwrap();
+        assert_eq!(
+            (r.linktype(), r.snaplen(), r.nanosecond(), r.big_endian()),
+            (1, 65535, false, false)
+        );
+        let mut buf = Vec::new();
+        let want_ts = [
+            1_767_225_600_000_000_000,
+            1_767_225_600_000_001_000,
+            1_767_225_601_500_000_000,
+        ];
+        for ((_, p), ts) in packets().iter().zip(want_ts) {
+            let h = r.next_packet(&mut buf).unwrap().unwrap();
+            assert_eq!(
+                h,
+                PacketHeader {
+                    ts_ns: ts,
+                    caplen: p.len() as u32,
+                    orig_len: p.len() as u32
+                }
+            );
+            assert_eq!(&buf, p);
+        }
+        let h = r.next_packet(&mut buf).unwrap().unwrap();
+        assert_eq!(
+            (h.caplen, h.orig_len, &buf[..]),
+            (3, 1000, &[1u8, 2, 3][..])
+        );
+        assert_eq!(r.next_packet(&mut buf).unwrap(), None);
+    }
+
+    #[test]
+    fn round_trip_nanoseconds() {
+        let file = write(true);
+        assert_eq!(&file[0..4], &[0x4d, 0x3c, 0xb2, 0xa1]);
+        let s = scan_reader(&file[..]).unwrap();
+        assert_eq!(
+            s.format,
+            CaptureFormat::Pcap {
+                nanosecond: true,
+                big_endian: false
+            }
+        );
+        assert_eq!(s.first_ts_ns, Some(1_767_225_600_000_000_123));
+        let mut r = PcapReader::new(&file[..]).unwrap();
+        let mut buf = Vec::new();
+        r.next_packet(&mut buf).unwrap();
+        let h = r.next_packet(&mut buf).unwrap().unwrap();
+        assert_eq!(h.ts_ns, 1_767_225_600_000_001_999);
+    }
+
+    #[test]
+    fn scan_reads_a_file_by_path() {
+        let path =
+            std::env::temp_dir().join(format!("flowprobe-pcapfile-{}.cap", std::process::id()));
+        std::fs::write(&path, write(true)).unwrap();
+        let s = scan(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(s.unwrap().packets, 4);
+    }
+
+    #[test]
+    fn snaplen_caps_caplen() {
+        let mut w = PcapWriter::new(Vec::new(), LINKTYPE_RAW, false, 100).unwrap();
+        w.write_packet(5_000, &[9; 300]).unwrap();
+        let s = scan_reader(&w.into_inner()[..]).unwrap();
+        assert_eq!(
+            (s.link_types[0], s.captured_bytes, s.original_bytes),
+            (LINKTYPE_RAW, 100, 300)
+        );
+    }
+
+    #[test]
+    fn writer_rejects_bad_lengths_and_timestamps() {
+        let mut w = PcapWriter::new(Vec::new(), LINKTYPE_ETHERNET, false, 65535).unwrap();
+        assert_eq!(
+            w.write_packet_truncated(0, &[0; 10], 5).unwrap_err().kind(),
+            io::ErrorKind::InvalidInput
+        );
+        assert!(w.write_packet((1u64 << 32) * NS_PER_SEC, &[0; 10]).is_err());
+    }
+
+    #[test]
+    fn big_endian_classic() {
+        let mut f = Vec::new();
+        f.extend_from_slice(&MAGIC_US.to_be_bytes());
+        f.extend_from_slice(&2u16.to_be_bytes());
+        f.extend_from_slice(&4u16.to_be_bytes());
+        f.extend_from_slice(&[0; 8]);
+        f.extend_from_slice(&262_144u32.to_be_bytes());
+        f.extend_from_slice(&LINKTYPE_RAW.to_be_bytes());
+        for (sec, usec, data) in [(100u32, 250u32, vec![0x45u8; 20]), (101, 0, vec![0x60; 40])] {
+            f.extend_from_slice(&sec.to_be_bytes());
+            f.extend_from_slice(&usec.to_be_bytes());
+            f.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            f.extend_from_slice(&(data.len() as u32 + 4).to_be_bytes());
+            f.extend_from_slice(&data);
+        }
+        let s = scan_reader(&f[..]).unwrap();
+        assert_eq!(
+            s.format,
+            CaptureFormat::Pcap {
+                nanosecond: false,
+                big_endian: true
+            }
+        );
+        assert_eq!(s.link_types, vec![LINKTYPE_RAW]);
+        assert_eq!((s.packets, s.captured_bytes, s.original_bytes), (2, 60, 68));
+        assert_eq!(s.first_ts_ns, Some(100_000_250_000));
+        assert_eq!(s.last_ts_ns, Some(101_000_000_000));
+
+        let mut r = PcapReader::new(&f[..]).unwrap();
+        assert!(r.big_endian());
+        let mut buf = Vec::new();
+        assert_eq!(r.next_packet(&mut buf).unwrap().unwrap().orig_len, 24);
+        assert_eq!(buf, vec![0x45; 20]);
+    }
+
+    /// Builds pcapng blocks in the given byte order.
+    struct Ng {
+        big: bool,
+        out: Vec<u8>,
+    }
+
+    impl Ng {
+        fn u16(&self, v: u16) -> [u8; 2] {
+            if self.big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        }
+        fn u32(&self, v: u32) -> [u8; 4] {
+            if self.big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        }
+        fn block(&mut self, ty: u32, body: &[u8]) {
+            let mut body = body.to_vec();
+            while body.len() % 4 != 0 {
+                body.push(0);
+            }
+            let len = body.len() as u32 + 12;
+            let (t, l) = (self.u32(ty), self.u32(len));
+            self.out.extend_from_slice(&t);
+            self.out.extend_from_slice(&l);
+            self.out.extend_from_slice(&body);
+            self.out.extend_from_slice(&l);
+        }
+        fn shb(&mut self) {
+            let mut b = self.u32(PCAPNG_BOM).to_vec();
+            b.extend_from_slice(&self.u16(1));
+            b.extend_from_slice(&self.u16(0));
+            b.extend_from_slice(&[0xff; 8]); // section length unknown (-1)
+            self.block(PCAPNG_SHB, &b);
+        }
+        fn idb(&mut self, linktype: u16, snaplen: u32, tsresol: Option<u8>) {
+            let mut b = self.u16(linktype).to_vec();
+            b.extend_from_slice(&[0, 0]);
+            b.extend_from_slice(&self.u32(snaplen));
+            // An unrelated option first (if_name), to exercise option walking.
+            b.extend_from_slice(&self.u16(2));
+            b.extend_from_slice(&self.u16(4));
+            b.extend_from_slice(b"eth0");
+            if let Some(r) = tsresol {
+                b.extend_from_slice(&self.u16(9));
+                b.extend_from_slice(&self.u16(1));
+                b.extend_from_slice(&[r, 0, 0, 0]);
+            }
+            b.extend_from_slice(&[0; 4]); // opt_endofopt
+            self.block(PCAPNG_IDB, &b);
+        }
+        fn epb(&mut self, if_id: u32, ts: u64, data: &[u8], orig_len: u32) {
+            let mut b = self.u32(if_id).to_vec();
+            b.extend_from_slice(&self.u32((ts >> 32) as u32));
+            b.extend_from_slice(&self.u32(ts as u32));
+            b.extend_from_slice(&self.u32(data.len() as u32));
+            b.extend_from_slice(&self.u32(orig_len));
+            b.extend_from_slice(data);
+            self.block(PCAPNG_EPB, &b);
+        }
+        fn spb(&mut self, data: &[u8]) {
+            let mut b = self.u32(data.len() as u32).to_vec();
+            b.extend_from_slice(data);
+            self.block(PCAPNG_SPB, &b);
+        }
+    }
+
+    fn minimal_ng(big: bool) -> Vec<u8> {
+        let mut ng = Ng {
+            big,
+            out: Vec::new(),
+        };
+        ng.shb();
+        ng.idb(1, 0, None); // default resolution: µs
+        ng.idb(101, 128, Some(9)); // ns
+        ng.epb(0, 1_500_000, &[1; 61], 61); // 1.5 s in µs
+        ng.epb(1, 2_000_000_007, &[2; 64], 1500); // 2.000000007 s in ns
+        ng.spb(&[3; 42]);
+        ng.block(0x0000_0bad, &[0; 16]); // custom block: skipped
+        ng.out
+    }
+
+    #[test]
+    fn pcapng_minimal_both_byte_orders() {
+        for big in [false, true] {
+            let s = scan_reader(&minimal_ng(big)[..]).unwrap();
+            assert_eq!(s.format, CaptureFormat::PcapNg);
+            assert_eq!(s.link_types, vec![1, 101]);
+            assert_eq!(s.packets, 3, "big={big}");
+            assert_eq!(s.captured_bytes, 61 + 64 + 42);
+            assert_eq!(s.original_bytes, 61 + 1500 + 42);
+            assert_eq!(s.first_ts_ns, Some(1_500_000_000));
+            assert_eq!(s.last_ts_ns, Some(2_000_000_007));
+            assert!(!s.truncated_tail);
+        }
+    }
+
+    #[test]
+    fn pcapng_obsolete_packet_block_and_pow2_resolution() {
+        let mut ng = Ng {
+            big: false,
+            out: Vec::new(),
+        };
+        ng.shb();
+        ng.idb(1, 0, Some(0x80 | 10)); // 2^-10 s units
+        let mut b = ng.u16(0).to_vec();
+        b.extend_from_slice(&ng.u16(0)); // drops
+        b.extend_from_slice(&ng.u32(0));
+        b.extend_from_slice(&ng.u32(3 * 1024 + 512)); // 3.5 s
+        b.extend_from_slice(&ng.u32(10));
+        b.extend_from_slice(&ng.u32(10));
+        b.extend_from_slice(&[0; 10]);
+        ng.block(PCAPNG_PB, &b);
+        let s = scan_reader(&ng.out[..]).unwrap();
+        assert_eq!((s.packets, s.captured_bytes), (1, 10));
+        assert_eq!(s.first_ts_ns, Some(3_500_000_000));
+    }
+
+    #[test]
+    fn pcapng_second_section_resets_interfaces_and_byte_order() {
+        let mut out = minimal_ng(false);
+        let mut ng = Ng {
+            big: true,
+            out: Vec::new(),
+        };
+        ng.shb();
+        ng.idb(228, 0, None);
+        ng.epb(0, 10, &[0; 20], 20);
+        out.extend_from_slice(&ng.out);
+        let s = scan_reader(&out[..]).unwrap();
+        assert_eq!(s.link_types, vec![1, 101, 228]);
+        assert_eq!(s.packets, 4);
+        assert_eq!(s.first_ts_ns, Some(10_000));
+    }
+
+    #[test]
+    fn pcapng_unknown_interface_is_an_error() {
+        let mut ng = Ng {
+            big: false,
+            out: Vec::new(),
+        };
+        ng.shb();
+        ng.epb(0, 1, &[0; 4], 4);
+        let err = scan_reader(&ng.out[..]).unwrap_err();
+        assert!(err.to_string().contains("unknown interface 0"), "{err}");
+    }
+
+    #[test]
+    fn bad_magic() {
+        let err = scan_reader(&b"GIF89a........................"[..]).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert_eq!(
+            err.to_string(),
+            "not a pcap or pcapng file (magic 0x47494638)"
+        );
+        assert!(scan_reader(&b"ab"[..]).is_err());
+        assert!(PcapReader::new(&minimal_ng(false)[..]).is_err());
+    }
+
+    #[test]
+    fn truncated_tail_classic() {
+        let file = write(false);
+        // Cut inside the last record's data, then inside its header.
+        for cut in [file.len() - 1, file.len() - 3 - 10] {
+            let s = scan_reader(&file[..cut]).unwrap();
+            assert!(s.truncated_tail);
+            assert_eq!(s.packets, 3);
+            assert_eq!(s.captured_bytes, 60 + 1514 + 1);
+        }
+        // The reader refuses the cut record and names where it starts.
+        let cut = &file[..file.len() - 1];
+        let last_record = file.len() - 3 - 16;
+        let mut r = PcapReader::new(cut).unwrap();
+        let mut buf = Vec::new();
+        for _ in 0..3 {
+            r.next_packet(&mut buf).unwrap().unwrap();
+        }
+        let err = r.next_packet(&mut buf).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("truncated packet record at offset {last_record}")
+        );
+    }
+
+    #[test]
+    fn truncated_tail_pcapng() {
+        let file = minimal_ng(false);
+        // The custom block is 28 bytes and the SPB 60: cutting 30 leaves the SPB cut short.
+        let s = scan_reader(&file[..file.len() - 30]).unwrap();
+        assert!(s.truncated_tail);
+        assert_eq!(s.packets, 2);
+    }
+
+    #[test]
+    fn corrupt_pcapng_trailer_is_an_error() {
+        let mut file = minimal_ng(false);
+        let n = file.len();
+        file[n - 4] ^= 0xff;
+        let err = scan_reader(&file[..]).unwrap_err();
+        assert!(err.to_string().contains("trailing length"), "{err}");
+    }
+}

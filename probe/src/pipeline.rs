@@ -1,0 +1,260 @@
+//! The per-worker packet pipeline without DPDK: parse → shard update → record batch.
+//!
+//! The DPDK worker loop (`runtime::worker`) feeds it bursts; tests and benchmarks feed it byte
+//! slices. Everything the worker counts lives here, in plain integers owned by one thread.
+
+use crate::flow::{EndReason, FlowRecord, RecordKind, RecordSink, Shard, ShardConfig, ShardStats};
+use crate::parse::{self, ParseError};
+
+/// Link types the pipeline decodes (pcap LINKTYPE_* values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkType {
+    Ethernet,
+    /// The frame starts at the IP header (LINKTYPE_RAW 101, IPV4 228, IPV6 229).
+    RawIp,
+    /// Anything else: every packet is counted as unmatched (`link_type`).
+    Unsupported(u32),
+}
+
+impl LinkType {
+    pub fn from_pcap(linktype: u32) -> LinkType {
+        match linktype {
+            1 => LinkType::Ethernet,
+            101 | 228 | 229 | 12 | 14 => LinkType::RawIp,
+            other => LinkType::Unsupported(other),
+        }
+    }
+}
+
+/// Reasons a packet is not attributed to a flow: the parser's plus the pipeline's own.
+pub const UNMATCHED_REASONS: usize = ParseError::COUNT + 1;
+/// Index of "unsupported link type" in the unmatched counters.
+pub const UNMATCHED_LINK_TYPE: usize = ParseError::COUNT;
+
+pub fn unmatched_reason_name(i: usize) -> &'static str {
+    if i < ParseError::COUNT {
+        ParseError::ALL[i].name()
+    } else {
+        "link_type"
+    }
+}
+
+/// Where full record batches go. `push` returns how many records it accepted; the rest are
+/// counted as dropped by the caller's policy.
+pub trait RecordOut {
+    fn push(&mut self, recs: &[FlowRecord]) -> usize;
+}
+
+impl RecordOut for Vec<FlowRecord> {
+    fn push(&mut self, recs: &[FlowRecord]) -> usize {
+        self.extend_from_slice(recs);
+        recs.len()
+    }
+}
+
+/// Records produced during a burst, handed to the ring in one call.
+pub const BATCH: usize = 64;
+
+pub struct Batcher<O: RecordOut> {
+    buf: [FlowRecord; BATCH],
+    len: usize,
+    pub out: O,
+    /// Records that did not fit into the output, by kind.
+    pub dropped: [u64; 3],
+}
+
+impl<O: RecordOut> Batcher<O> {
+    pub fn new(out: O) -> Self {
+        Batcher {
+            buf: [FlowRecord::default(); BATCH],
+            len: 0,
+            out,
+            dropped: [0; 3],
+        }
+    }
+
+    /// Hand every buffered record to the output; count what it refused.
+    #[inline]
+    pub fn flush(&mut self) {
+        if self.len == 0 {
+            return;
+        }
+        let n = self.out.push(&self.buf[..self.len]);
+        for r in &self.buf[n..self.len] {
+            self.dropped[r.kind as usize] += 1;
+        }
+        self.len = 0;
+    }
+}
+
+impl<O: RecordOut> RecordSink for Batcher<O> {
+    #[inline]
+    fn emit(&mut self, rec: &FlowRecord) {
+        if self.len == BATCH {
+            self.flush();
+        }
+        self.buf[self.len] = *rec;
+        self.len += 1;
+    }
+}
+
+/// A worker's state: its shard, its counters and its record batch.
+pub struct Pipeline<O: RecordOut> {
+    pub shard: Shard,
+    pub batch: Batcher<O>,
+    link: LinkType,
+    /// Packets handed to the pipeline.
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    /// Packets not attributed to any flow, by reason.
+    pub unmatched: [u64; UNMATCHED_REASONS],
+}
+
+impl<O: RecordOut> Pipeline<O> {
+    pub fn new(cfg: ShardConfig, link: LinkType, out: O) -> Self {
+        Pipeline {
+            shard: Shard::new(cfg),
+            batch: Batcher::new(out),
+            link,
+            rx_packets: 0,
+            rx_bytes: 0,
+            unmatched: [0; UNMATCHED_REASONS],
+        }
+    }
+
+    /// Process one packet: `data` is its first contiguous bytes (headers), `len` its full length.
+    #[inline]
+    pub fn packet(&mut self, data: &[u8], len: u32, now_ns: u64) {
+        self.rx_packets += 1;
+        self.rx_bytes += len as u64;
+        let parsed = match self.link {
+            LinkType::Ethernet => parse::parse_ethernet(data),
+            LinkType::RawIp => parse::parse_ip(data),
+            LinkType::Unsupported(_) => {
+                self.unmatched[UNMATCHED_LINK_TYPE] += 1;
+                return;
+            }
+        };
+        match parsed {
+            Ok(m) => self.shard.update(&m, len, now_ns, &mut self.batch),
+            Err(e) => self.unmatched[e as usize] += 1,
+        }
+    }
+
+    /// Timers (once per burst, or on idle polls) and hand-off of the burst's records.
+    #[inline]
+    pub fn tick(&mut self, now_ns: u64) {
+        self.shard.expire(now_ns, &mut self.batch);
+        self.batch.flush();
+    }
+
+    /// End every flow and hand off the records.
+    pub fn finish(&mut self, reason: EndReason) {
+        self.shard.flush(reason, &mut self.batch);
+        self.batch.flush();
+    }
+
+    pub fn unmatched_total(&self) -> u64 {
+        self.unmatched.iter().sum()
+    }
+
+    pub fn shard_stats(&self) -> &ShardStats {
+        self.shard.stats()
+    }
+
+    pub fn dropped(&self, kind: RecordKind) -> u64 {
+        self.batch.dropped[kind as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::builder::{build, FrameSpec, L4};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn frame(sport: u16, flags: u8, payload: u16) -> Vec<u8> {
+        build(&FrameSpec::new(
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            L4::Tcp {
+                sport,
+                dport: 80,
+                seq: 1,
+                ack: 0,
+                flags,
+                window: 1000,
+                options: Vec::new(),
+                payload_len: payload as usize,
+            },
+        ))
+    }
+
+    /// An output that accepts only `room` records in total.
+    struct Tight {
+        room: usize,
+        got: Vec<FlowRecord>,
+    }
+    impl RecordOut for Tight {
+        fn push(&mut self, recs: &[FlowRecord]) -> usize {
+            let n = recs.len().min(self.room);
+            self.room -= n;
+            self.got.extend_from_slice(&recs[..n]);
+            n
+        }
+    }
+
+    #[test]
+    fn accounting_closes_with_unmatched() {
+        let mut p = Pipeline::new(ShardConfig::new(100, 0, 0), LinkType::Ethernet, Vec::new());
+        let f = frame(1000, 0x02, 0);
+        p.packet(&f, f.len() as u32, 1);
+        p.packet(&f[..20], 20, 2); // truncated inside the IP header
+        let arp = [0u8; 60];
+        p.packet(&arp, 60, 3); // ethertype 0: not IP
+        p.finish(EndReason::Shutdown);
+        let ends: Vec<_> = p
+            .batch
+            .out
+            .iter()
+            .filter(|r| r.kind == RecordKind::End)
+            .collect();
+        let attributed: u64 = ends.iter().map(|r| r.total_packets()).sum();
+        assert_eq!(attributed + p.unmatched_total(), p.rx_packets);
+        assert_eq!(p.unmatched[ParseError::Truncated as usize], 1);
+        assert_eq!(p.unmatched[ParseError::NotIp as usize], 1);
+        assert_eq!(ends[0].dir[0].bytes, f.len() as u64);
+    }
+
+    #[test]
+    fn full_output_is_counted_per_kind() {
+        let mut p = Pipeline::new(
+            ShardConfig::new(1000, 0, 0),
+            LinkType::Ethernet,
+            Tight {
+                room: 5,
+                got: Vec::new(),
+            },
+        );
+        for port in 0..10 {
+            let f = frame(2000 + port, 0x02, 0);
+            p.packet(&f, f.len() as u32, 1);
+        }
+        p.finish(EndReason::Shutdown);
+        assert_eq!(p.batch.out.got.len(), 5);
+        assert_eq!(p.dropped(RecordKind::Start), 5);
+        assert_eq!(p.dropped(RecordKind::End), 10);
+    }
+
+    #[test]
+    fn unsupported_link_type_counts_every_packet() {
+        let mut p = Pipeline::new(
+            ShardConfig::new(10, 0, 0),
+            LinkType::from_pcap(147),
+            Vec::new(),
+        );
+        p.packet(&[0u8; 64], 64, 0);
+        assert_eq!(p.unmatched[UNMATCHED_LINK_TYPE], 1);
+        assert_eq!(unmatched_reason_name(UNMATCHED_LINK_TYPE), "link_type");
+    }
+}

@@ -1,0 +1,463 @@
+//! Process orchestration: EAL, ports, rings, lcores, orderly stop, and the final summary.
+
+pub mod exporter;
+pub mod worker;
+
+use crate::config::{self, Config, Machine, Source};
+use crate::dpdk::eal::Eal;
+use crate::dpdk::mbuf::TimestampField;
+use crate::dpdk::mempool::Mempool;
+use crate::dpdk::port::{Port, PortConfig, PortStats};
+use crate::dpdk::ring;
+use crate::export::{NetifyEncoder, Sink};
+use crate::flow::{EndReason, FlowRecord, RecordKind, ShardConfig};
+use crate::pcapfile;
+use crate::pipeline::{unmatched_reason_name, LinkType, UNMATCHED_REASONS};
+use exporter::{ExporterArgs, ExporterReport};
+use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use worker::{Clock, Replay, WorkerArgs, WorkerReport, WorkerShared};
+
+/// net_pcap (22.11) stamps mbufs with the capture time in microseconds (sec * 1e6 + usec, also for
+/// nanosecond files, which libpcap hands over in µs); `probe/tests/replay.rs` checks the exported times.
+const PCAP_TS_UNIT_NS: u64 = 1000;
+
+/// A fatal start-up or run error: printed as one line, exit code 1.
+pub type Fail = String;
+
+fn free_hugepages() -> u64 {
+    std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn machine() -> Machine {
+    let cpus = core_affinity::get_core_ids()
+        .map(|v| v.into_iter().map(|c| c.id).collect::<Vec<_>>())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| vec![0]);
+    Machine {
+        cpus,
+        free_hugepages: free_hugepages(),
+    }
+}
+
+/// One capture to replay, checked before EAL starts.
+struct Capture {
+    packets: u64,
+    bytes: u64,
+    link: LinkType,
+}
+
+fn check_captures(files: &[std::path::PathBuf]) -> Result<Vec<Capture>, Fail> {
+    files
+        .iter()
+        .map(|f| {
+            let s = pcapfile::scan(f).map_err(|e| format!("capture {}: {e}", f.display()))?;
+            let lt = s.link_types.first().copied().unwrap_or(1);
+            if s.link_types.iter().any(|&l| l != lt) {
+                eprintln!(
+                    "flowprobe: warning: {} mixes link types {:?}; decoding all as {lt}",
+                    f.display(),
+                    s.link_types
+                );
+            }
+            Ok(Capture {
+                packets: s.packets,
+                bytes: s.captured_bytes,
+                link: LinkType::from_pcap(lt),
+            })
+        })
+        .collect()
+}
+
+/// One worker's placement.
+struct Placement {
+    lcore: u32,
+    port: u16,
+    queue: u16,
+    shares_cpu: bool,
+}
+
+/// Run the probe to completion. Returns the process exit code.
+pub fn run(cfg: Config) -> Result<i32, Fail> {
+    let started = Instant::now();
+    let captures = match &cfg.source {
+        Source::Pcap(files) => Some(check_captures(files)?),
+        _ => None,
+    };
+    // Open the output before EAL so a bad path fails fast with one line.
+    let sink = Sink::open(&cfg.output).map_err(|e| e.to_string())?;
+
+    let m = machine();
+    let record_size = std::mem::size_of::<FlowRecord>();
+    let (eal_args, lmap) = match &cfg.source {
+        Source::Pcap(files) => {
+            let map = config::map_lcores(&m.cpus, files.len());
+            let mem = cfg.mem_mb.unwrap_or(config::memory_mb(
+                files.len(),
+                files.len(),
+                cfg.ring_size,
+                record_size,
+            ));
+            let vdev = config::pcap_vdev(files)?;
+            (
+                config::eal_args_for(&cfg, &[vdev], &map, &m, mem)?,
+                Some(map),
+            )
+        }
+        Source::Null => {
+            let q = cfg.rx_queues.unwrap_or(1) as usize;
+            let map = config::map_lcores(&m.cpus, q);
+            let mem = cfg
+                .mem_mb
+                .unwrap_or(config::memory_mb(q, q, cfg.ring_size, record_size));
+            let vdev = "net_null0,copy=1,size=64".to_string();
+            (
+                config::eal_args_for(&cfg, &[vdev], &map, &m, mem)?,
+                Some(map),
+            )
+        }
+        Source::Eal => (cfg.eal_args.clone(), None),
+    };
+    if std::env::var_os("FLOWPROBE_DEBUG").is_some() {
+        eprintln!("flowprobe: EAL arguments: {}", eal_args.join(" "));
+    }
+    let eal = Eal::init("flowprobe", &eal_args).map_err(|e| e.to_string())?;
+
+    let nports = eal.port_count();
+    if nports == 0 {
+        return Err(match &cfg.source {
+            Source::Pcap(_) => "the pcap vdev probed no port (see the EAL lines above)".into(),
+            Source::Null => "the null vdev probed no port (see the EAL lines above)".into(),
+            Source::Eal => {
+                "EAL found no usable port: check the -a/--vdev arguments and driver binding".into()
+            }
+        });
+    }
+
+    // Placement: worker i polls (port, queue).
+    let (placements, exporter_lcore, queues_per_port) = match &lmap {
+        Some(map) => {
+            let p = map
+                .workers
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| Placement {
+                    lcore: l,
+                    port: 0,
+                    queue: i as u16,
+                    shares_cpu: map.worker_shares_cpu[i],
+                })
+                .collect::<Vec<_>>();
+            let q = p.len() as u16;
+            (p, map.exporter, vec![q])
+        }
+        None => {
+            let lcores = eal.worker_lcores();
+            if lcores.len() < 2 {
+                return Err(format!(
+                    "{} worker lcore(s): need at least 2 (one worker and the exporter); give more with -l",
+                    lcores.len()
+                ));
+            }
+            let exporter = *lcores.last().unwrap_or(&0);
+            let avail = lcores.len() - 1;
+            let qpp = cfg
+                .rx_queues
+                .map(|q| q as usize)
+                .unwrap_or((avail / nports as usize).max(1));
+            if qpp * nports as usize > avail {
+                return Err(format!(
+                    "{nports} port(s) x {qpp} queue(s) need {} worker lcores, {avail} available",
+                    qpp * nports as usize
+                ));
+            }
+            let mut p = Vec::new();
+            for port in 0..nports {
+                for q in 0..qpp {
+                    let lcore = lcores[p.len()];
+                    let cpu = eal.lcore_cpu(lcore);
+                    let shares = lcores
+                        .iter()
+                        .filter(|&&l| l != lcore && eal.lcore_cpu(l) == cpu)
+                        .count()
+                        > 0;
+                    p.push(Placement {
+                        lcore,
+                        port,
+                        queue: q as u16,
+                        shares_cpu: shares,
+                    });
+                }
+            }
+            (p, exporter, vec![qpp as u16; nports as usize])
+        }
+    };
+
+    // Pools and ports (ports only once their pool exists; dropped in reverse order).
+    let mut pools = Vec::new();
+    let mut ports = Vec::new();
+    let mut ifaces = Vec::new();
+    for (pid, &nq) in queues_per_port.iter().enumerate() {
+        let pid = pid as u16;
+        let pool = Mempool::new(
+            &format!("mbuf_p{pid}"),
+            config::MBUFS_PER_QUEUE * nq as u32,
+            256,
+            (2048 + 128) as u16,
+            -1,
+        )
+        .map_err(|e| e.to_string())?;
+        let pc = PortConfig {
+            rx_queues: nq,
+            rx_desc: config::RX_DESC,
+            timestamps: captures.is_some(),
+            promiscuous: matches!(cfg.source, Source::Eal),
+        };
+        let mut port = Port::configure(pid, &pc, &pool).map_err(|e| e.to_string())?;
+        for n in &port.notes {
+            eprintln!("flowprobe: {n}");
+        }
+        port.start().map_err(|e| e.to_string())?;
+        ifaces.push(match &cfg.source {
+            Source::Pcap(_) => "pcap0".to_string(),
+            _ => port.name().to_string(),
+        });
+        pools.push(pool);
+        ports.push(port);
+    }
+    // net_pcap stamps every mbuf with the capture time through the registered dynamic field even
+    // though it does not advertise the offload; other PMDs register it when the offload is on.
+    let ts_field = if captures.is_some() || ports.iter().all(|p| p.timestamps) {
+        TimestampField::lookup()
+    } else {
+        None
+    };
+    if captures.is_some() && ts_field.is_none() {
+        eprintln!(
+            "flowprobe: warning: no RX timestamps from the pcap vdev; replay runs on the TSC clock"
+        );
+    }
+
+    let nworkers = placements.len();
+    let per_worker = (cfg.max_flows / nworkers as u64)
+        .clamp(1, crate::flow::shard::MAX_SHARD_CAPACITY as u64) as u32;
+    let stop = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register_conditional_shutdown(
+        signal_hook::consts::SIGINT,
+        130,
+        stop.clone(),
+    )
+    .and_then(|_| signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone()))
+    .and_then(|_| signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone()))
+    .map_err(|e| format!("installing signal handlers: {e}"))?;
+    let exporter_alive = Arc::new(AtomicBool::new(true));
+    let clock = Clock::start();
+    let backoff_for = |shares: bool| cfg.idle_backoff.unwrap_or(shares);
+
+    let mut consumers = Vec::new();
+    let mut shared = Vec::new();
+    let mut table_bytes = 0usize;
+    for (i, pl) in placements.iter().enumerate() {
+        let (prod, cons) = ring::spsc::<FlowRecord>(&format!("rec{i}"), cfg.ring_size, -1)
+            .map_err(|e| e.to_string())?;
+        consumers.push(cons);
+        let sh = Arc::new(WorkerShared::default());
+        shared.push(sh.clone());
+        let mut sc = ShardConfig::new(per_worker, cfg.idle_timeout_ns, cfg.stats_interval_ns);
+        sc.tcp_closed_timeout_ns = cfg.tcp_close_linger_ns;
+        sc.worker = i as u8;
+        sc.port = pl.port;
+        table_bytes += per_worker as usize * crate::flow::Shard::entry_size();
+        let (replay, link) = match &captures {
+            Some(c) => (
+                Some(Replay {
+                    expected_packets: c[i].packets,
+                    ts_unit_ns: PCAP_TS_UNIT_NS,
+                }),
+                c[i].link,
+            ),
+            None => (None, LinkType::Ethernet),
+        };
+        let args = WorkerArgs {
+            index: i,
+            port: pl.port,
+            queue: pl.queue,
+            shard: sc,
+            link,
+            producer: prod,
+            ring_wait: cfg.ring_wait,
+            stop: stop.clone(),
+            exporter_alive: exporter_alive.clone(),
+            replay,
+            ts_field,
+            clock,
+            backoff: backoff_for(pl.shares_cpu),
+            shared: sh,
+        };
+        eal.launch(pl.lcore, &format!("worker{i}"), move || worker::run(args))
+            .map_err(|e| e.to_string())?;
+    }
+    eprintln!(
+        "flowprobe: {} worker(s), flow table {} flows/worker, {} B/flow entry, {:.1} MiB in slabs (+ index)",
+        nworkers,
+        per_worker,
+        crate::flow::Shard::entry_size(),
+        table_bytes as f64 / (1 << 20) as f64
+    );
+    let exp_report = Arc::new(Mutex::new(None));
+    let eargs = ExporterArgs {
+        consumers,
+        workers: shared.clone(),
+        encoder: NetifyEncoder::new(cfg.local_nets.clone(), ifaces.clone()),
+        sink,
+        // The exporter shares the main lcore's CPU in the derived layouts.
+        backoff: cfg.idle_backoff.unwrap_or(true),
+        alive: exporter_alive.clone(),
+        report: exp_report.clone(),
+    };
+    eal.launch(exporter_lcore, "exporter", move || exporter::run(eargs))
+        .map_err(|e| e.to_string())?;
+
+    // Main lcore: wait for the end of the captures, a signal, or --duration.
+    let run_start = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(10));
+        if shared.iter().all(|s| s.done.load(Ordering::Acquire)) {
+            break;
+        }
+        if cfg.duration_ns > 0 && run_start.elapsed().as_nanos() as u64 >= cfg.duration_ns {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+    let mut rc = 0;
+    for pl in &placements {
+        if eal.wait(pl.lcore) != 0 {
+            rc = 1;
+        }
+    }
+    if eal.wait(exporter_lcore) != 0 {
+        rc = 1;
+    }
+    let elapsed = run_start.elapsed();
+    let port_stats: Vec<PortStats> = ports.iter().map(|p| Port::stats(p.id())).collect();
+    let reports: Vec<WorkerReport> = shared
+        .iter()
+        .map(|s| {
+            s.report
+                .lock()
+                .ok()
+                .and_then(|g| g.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    let exp = exp_report
+        .lock()
+        .ok()
+        .and_then(|g| g.clone())
+        .unwrap_or_default();
+    print_summary(
+        &cfg,
+        captures.as_deref(),
+        &reports,
+        &exp,
+        &port_stats,
+        &ifaces,
+        elapsed,
+        started.elapsed(),
+    );
+    for r in &reports {
+        if let Some(n) = r.replay_short {
+            eprintln!(
+                "flowprobe: warning: replay stalled after {n} packets; the capture holds more"
+            );
+        }
+    }
+    if exp.sink_errors > 0 {
+        eprintln!(
+            "flowprobe: output errors: {} ({})",
+            exp.sink_errors,
+            exp.sink_last_error.unwrap_or_default()
+        );
+        rc = 1;
+    }
+    drop(ports);
+    drop(pools);
+    drop(eal);
+    Ok(rc)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn print_summary(
+    cfg: &Config,
+    captures: Option<&[Capture]>,
+    w: &[WorkerReport],
+    exp: &ExporterReport,
+    ports: &[PortStats],
+    ifaces: &[String],
+    run: Duration,
+    total: Duration,
+) {
+    let sum = |f: &dyn Fn(&WorkerReport) -> u64| w.iter().map(f).sum::<u64>();
+    let rx = sum(&|r| r.rx_packets);
+    let unmatched = sum(&|r| r.unmatched.iter().sum());
+    let mut by_reason = serde_json::Map::new();
+    for i in 0..UNMATCHED_REASONS {
+        let n = sum(&|r| r.unmatched[i]);
+        if n > 0 {
+            by_reason.insert(unmatched_reason_name(i).into(), n.into());
+        }
+    }
+    let mut ended = serde_json::Map::new();
+    for reason in EndReason::ENDS {
+        ended.insert(reason.name().into(), sum(&|r| r.shard.ended(reason)).into());
+    }
+    let rec = |k: RecordKind| {
+        json!({
+            "produced": sum(&|r| r.shard.records[k as usize]),
+            "dropped": sum(&|r| r.dropped[k as usize]),
+            "exported": exp.records[k as usize],
+        })
+    };
+    let exported: u64 = exp.records.iter().sum();
+    let mut summary = json!({
+        "type": "summary",
+        "workers": w.len(),
+        "packets_received": rx,
+        "bytes_received": sum(&|r| r.rx_bytes),
+        "packets_attributed": sum(&|r| r.shard.packets),
+        "packets_unmatched": unmatched,
+        "unmatched_by_reason": by_reason,
+        "flows_created": sum(&|r| r.shard.flows_created),
+        "flows_ended": ended,
+        "records": {
+            "flow": rec(RecordKind::Start),
+            "flow_stats": rec(RecordKind::Stats),
+            "flow_purge": rec(RecordKind::End),
+        },
+        "clock_backwards": sum(&|r| r.shard.clock_backwards),
+        "ports": ports.iter().zip(ifaces).map(|(p, name)| json!({
+            "name": name,
+            "ipackets": p.ipackets, "ibytes": p.ibytes, "imissed": p.imissed,
+            "ierrors": p.ierrors, "rx_nombuf": p.rx_nombuf,
+        })).collect::<Vec<_>>(),
+        "output": { "records": exp.sink_records, "bytes": exp.sink_bytes, "errors": exp.sink_errors },
+        "run_seconds": run.as_secs_f64(),
+        "wall_seconds": total.as_secs_f64(),
+        "packets_per_second": rx as f64 / run.as_secs_f64().max(1e-9),
+        "exporter_busy_seconds": exp.busy_s,
+        "exporter_records_per_second": if exp.busy_s > 0.0 { exported as f64 / exp.busy_s } else { 0.0 },
+        "worker_empty_polls": sum(&|r| r.empty_polls),
+        "worker_bursts": sum(&|r| r.bursts),
+    });
+    if let Some(c) = captures {
+        summary["capture_packets"] = c.iter().map(|c| c.packets).sum::<u64>().into();
+        summary["capture_bytes"] = c.iter().map(|c| c.bytes).sum::<u64>().into();
+    }
+    let _ = cfg;
+    eprintln!("{summary}");
+}

@@ -1,0 +1,266 @@
+//! The worker lcore loop: burst → prefetch → parse → shard update → timers → records to the ring.
+
+use crate::dpdk::mbuf::{Burst, TimestampField};
+use crate::dpdk::ring::Producer;
+use crate::dpdk::{self, port::Port};
+use crate::flow::{EndReason, FlowRecord, RecordKind, ShardConfig, ShardStats};
+use crate::pipeline::{LinkType, Pipeline, RecordOut, UNMATCHED_REASONS};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Packets per RX burst.
+pub const BURST: usize = 32;
+/// Packets ahead of the one being parsed whose data is prefetched.
+const PREFETCH_AHEAD: usize = 4;
+/// Bursts between publications of the progress counters.
+const PUBLISH_EVERY: u32 = 256;
+
+/// Converts the TSC to epoch nanoseconds; read once per burst in live mode.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    pub tsc0: u64,
+    pub hz: u64,
+    pub epoch_ns0: u64,
+}
+
+impl Clock {
+    pub fn start() -> Clock {
+        let epoch_ns0 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Clock {
+            tsc0: dpdk::rdtsc(),
+            hz: dpdk::tsc_hz().max(1),
+            epoch_ns0,
+        }
+    }
+
+    #[inline]
+    pub fn now(&self) -> u64 {
+        let d = dpdk::rdtsc().wrapping_sub(self.tsc0) as u128;
+        self.epoch_ns0 + (d * 1_000_000_000 / self.hz as u128) as u64
+    }
+
+    pub fn ticks(&self, d: Duration) -> u64 {
+        (d.as_nanos() * self.hz as u128 / 1_000_000_000) as u64
+    }
+}
+
+/// What the worker reports when it ends.
+#[derive(Clone, Debug, Default)]
+pub struct WorkerReport {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub unmatched: [u64; UNMATCHED_REASONS],
+    pub shard: ShardStats,
+    pub dropped: [u64; 3],
+    pub bursts: u64,
+    pub empty_polls: u64,
+    pub table_bytes: usize,
+    /// Replay ended without every expected packet (stall); the count that arrived.
+    pub replay_short: Option<u64>,
+}
+
+/// State shared with the main lcore and the exporter.
+#[derive(Default)]
+pub struct WorkerShared {
+    /// Set (Release) after the final records were handed to the ring.
+    pub done: AtomicBool,
+    pub rx_packets: AtomicU64,
+    pub report: Mutex<Option<WorkerReport>>,
+}
+
+/// Replay bookkeeping: how many packets the capture holds for this queue.
+#[derive(Clone, Copy, Debug)]
+pub struct Replay {
+    pub expected_packets: u64,
+    /// mbuf timestamp units in ns (the PMD's unit).
+    pub ts_unit_ns: u64,
+}
+
+pub struct WorkerArgs {
+    pub index: usize,
+    pub port: u16,
+    pub queue: u16,
+    pub shard: ShardConfig,
+    pub link: LinkType,
+    pub producer: Producer<FlowRecord>,
+    pub ring_wait: bool,
+    pub stop: Arc<AtomicBool>,
+    pub exporter_alive: Arc<AtomicBool>,
+    pub replay: Option<Replay>,
+    pub ts_field: Option<TimestampField>,
+    pub clock: Clock,
+    pub backoff: bool,
+    pub shared: Arc<WorkerShared>,
+}
+
+/// The ring as the pipeline's output, with the configured full-ring policy.
+struct RingOut {
+    p: Producer<FlowRecord>,
+    wait: bool,
+    exporter_alive: Arc<AtomicBool>,
+}
+
+impl RecordOut for RingOut {
+    #[inline]
+    fn push(&mut self, recs: &[FlowRecord]) -> usize {
+        let mut n = self.p.enqueue_burst(recs);
+        // Back-pressure only where asked (replays): a file does not lose packets while we wait.
+        while self.wait && n < recs.len() && self.exporter_alive.load(Ordering::Relaxed) {
+            std::hint::spin_loop();
+            n += self.p.enqueue_burst(&recs[n..]);
+        }
+        n
+    }
+}
+
+/// Sleep after a run of empty polls when the lcore shares its CPU.
+struct Backoff {
+    on: bool,
+    empty: u32,
+}
+
+impl Backoff {
+    #[inline]
+    fn idle(&mut self) {
+        self.empty = self.empty.saturating_add(1);
+        if self.on && self.empty > 64 {
+            let us = (self.empty as u64 / 64).min(20) * 25;
+            std::thread::sleep(Duration::from_micros(us));
+        }
+    }
+    #[inline]
+    fn busy(&mut self) {
+        self.empty = 0;
+    }
+}
+
+pub fn run(a: WorkerArgs) -> i32 {
+    let mut pipe = Pipeline::new(
+        a.shard,
+        a.link,
+        RingOut {
+            p: a.producer,
+            wait: a.ring_wait,
+            exporter_alive: a.exporter_alive.clone(),
+        },
+    );
+    let mut burst: Burst<BURST> = Burst::default();
+    let mut backoff = Backoff {
+        on: a.backoff,
+        empty: 0,
+    };
+    let (mut bursts, mut empty_polls) = (0u64, 0u64);
+    let mut since_publish = 0u32;
+    let mut last_ts = 0u64;
+    let stall_check = a.clock.ticks(Duration::from_millis(500));
+    let stall_give_up = a.clock.ticks(Duration::from_secs(10));
+    let mut last_progress_tsc = dpdk::rdtsc();
+    let mut last_check_tsc = last_progress_tsc;
+    let mut replay_short = None;
+    loop {
+        let n = burst.rx(a.port, a.queue);
+        if n == 0 {
+            empty_polls += 1;
+            if a.replay.is_some() && a.ts_field.is_some() {
+                // The capture clock only moves with packets; flush what the last burst produced.
+                pipe.batch.flush();
+            } else {
+                pipe.tick(a.clock.now());
+            }
+            if a.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Some(r) = a.replay {
+                if pipe.rx_packets >= r.expected_packets {
+                    break;
+                }
+                // Packets the PMD could not deliver (errors) never arrive: ask the port.
+                let t = dpdk::rdtsc();
+                if t.wrapping_sub(last_check_tsc) > stall_check {
+                    last_check_tsc = t;
+                    let s = Port::stats(a.port);
+                    let q = a.queue as usize;
+                    let seen = s.q_ipackets.get(q).copied().unwrap_or(0)
+                        + s.q_errors.get(q).copied().unwrap_or(0);
+                    if seen >= r.expected_packets && seen > pipe.rx_packets {
+                        break;
+                    }
+                    if t.wrapping_sub(last_progress_tsc) > stall_give_up {
+                        replay_short = Some(pipe.rx_packets);
+                        break;
+                    }
+                }
+            }
+            backoff.idle();
+            continue;
+        }
+        backoff.busy();
+        bursts += 1;
+        // One relaxed load per burst: a saturated port never has an empty poll to notice a stop.
+        if a.stop.load(Ordering::Relaxed) {
+            burst.free();
+            break;
+        }
+        last_progress_tsc = if a.replay.is_some() {
+            dpdk::rdtsc()
+        } else {
+            last_progress_tsc
+        };
+        let capture_clock = a.replay.is_some() && a.ts_field.is_some();
+        let now = if capture_clock { 0 } else { a.clock.now() };
+        for i in 0..PREFETCH_AHEAD.min(n) {
+            burst.prefetch(i);
+        }
+        for i in 0..n {
+            burst.prefetch(i + PREFETCH_AHEAD);
+            let ts = match (a.replay, a.ts_field) {
+                (Some(r), Some(f)) => burst
+                    .timestamp(i, f)
+                    .map(|t| t.saturating_mul(r.ts_unit_ns))
+                    .unwrap_or(last_ts),
+                _ => now,
+            };
+            last_ts = ts;
+            let (data, len) = burst.packet(i);
+            pipe.packet(data, len, ts);
+        }
+        burst.free();
+        pipe.tick(if capture_clock { last_ts } else { now });
+        since_publish += 1;
+        if since_publish >= PUBLISH_EVERY {
+            since_publish = 0;
+            a.shared
+                .rx_packets
+                .store(pipe.rx_packets, Ordering::Relaxed);
+        }
+    }
+    pipe.finish(EndReason::Shutdown);
+    let report = WorkerReport {
+        rx_packets: pipe.rx_packets,
+        rx_bytes: pipe.rx_bytes,
+        unmatched: pipe.unmatched,
+        shard: *pipe.shard_stats(),
+        dropped: [
+            pipe.dropped(RecordKind::Start),
+            pipe.dropped(RecordKind::Stats),
+            pipe.dropped(RecordKind::End),
+        ],
+        bursts,
+        empty_polls,
+        table_bytes: pipe.shard.memory_bytes(),
+        replay_short,
+    };
+    a.shared
+        .rx_packets
+        .store(pipe.rx_packets, Ordering::Relaxed);
+    if let Ok(mut g) = a.shared.report.lock() {
+        *g = Some(report);
+    }
+    a.shared.done.store(true, Ordering::Release);
+    let _ = a.index;
+    0
+}

@@ -1,0 +1,108 @@
+//! The binary's failure modes: one clear line on stderr and a non-zero exit; and the null vdev.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+fn fail(args: &[&str]) -> (i32, String) {
+    let out = Command::new("timeout")
+        .args(["-s", "KILL", "120", env!("CARGO_BIN_EXE_flowprobe")])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn error_line(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("flowprobe: error:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "exactly one error line in: {stderr}");
+    lines[0].to_string()
+}
+
+#[test]
+fn missing_capture_is_one_clear_error() {
+    let (code, err) = fail(&["--pcap", "/nonexistent/x.pcap"]);
+    assert_eq!(code, 1);
+    let l = error_line(&err);
+    assert!(l.contains("/nonexistent/x.pcap"), "{l}");
+    assert!(!err.contains("EAL"), "fails before EAL starts: {err}");
+}
+
+#[test]
+fn not_a_capture_is_rejected_by_magic() {
+    let dir = scratch("notpcap");
+    let p = dir.join("fake.pcap");
+    std::fs::write(&p, b"this is not a capture file at all").unwrap();
+    let (code, err) = fail(&["--pcap", p.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        error_line(&err).contains("not a pcap or pcapng file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn invalid_option_values() {
+    let (code, err) = fail(&["--null", "--idle-timeout", "ten"]);
+    assert_eq!(code, 2, "clap usage error: {err}");
+    assert!(err.contains("invalid duration"), "{err}");
+    let (code, err) = fail(&["--null", "--local-net", "10.0.0.0/99"]);
+    assert_eq!(code, 1);
+    assert!(error_line(&err).contains("prefix length"), "{err}");
+    let (code, err) = fail(&[]);
+    assert_eq!(code, 1);
+    assert!(error_line(&err).contains("no packet source"), "{err}");
+}
+
+#[test]
+fn unwritable_output_fails_fast() {
+    let dir = scratch("badout");
+    let cap = dir.join("a.pcap");
+    write_frames(&cap, &[(T0, udp("10.0.0.1", 1, "10.0.0.2", 2, 10))]);
+    let (code, err) = fail(&[
+        "--pcap",
+        cap.to_str().unwrap(),
+        "--output",
+        "/nonexistent-dir/out.json",
+    ]);
+    assert_eq!(code, 1);
+    assert!(error_line(&err).contains("cannot create output"), "{err}");
+}
+
+#[test]
+fn huge_required_without_free_hugepages() {
+    let free: u64 =
+        std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
+    if free >= 1024 {
+        eprintln!("SKIP huge_required_without_free_hugepages: {free} hugepages are free here");
+        return;
+    }
+    let (code, err) = fail(&["--null", "--huge", "--mem", "2048"]);
+    assert_eq!(code, 1);
+    assert!(error_line(&err).contains("hugepages"), "{err}");
+}
+
+#[test]
+fn null_vdev_runs_for_a_duration_and_stops() {
+    let r = run(&["--null", "--duration", "1s", "--max-flows", "1000"]);
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    let rx = r.summary["packets_received"].as_u64().unwrap();
+    assert!(rx > 1000, "net_null delivers packets: {rx}");
+    // net_null frames (copy=1, zeroed) are not IP: every packet is unmatched, by reason.
+    assert_eq!(r.summary["packets_unmatched"].as_u64().unwrap(), rx);
+    let secs = r.summary["run_seconds"].as_f64().unwrap();
+    assert!(
+        (0.9..5.0).contains(&secs),
+        "stopped after --duration: {secs}"
+    );
+}
