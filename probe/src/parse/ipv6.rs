@@ -114,6 +114,7 @@ mod tests {
                 l4_offset: 54,
                 payload_offset: 78,
                 first_fragment: false,
+                ..Default::default()
             }
         );
     }

@@ -66,6 +66,45 @@ pub struct PacketMeta {
     pub payload_offset: u16,
     /// The packet is a first fragment (more fragments follow); its L4 header is present.
     pub first_fragment: bool,
+    /// IPv4 identification or IPv6 fragment identification of a fragmented packet (0 otherwise).
+    /// Key of the fragment table, with the addresses and the protocol.
+    pub ip_id: u32,
+    /// Fragment offset in 8-byte units; non-zero means a non-first fragment (no L4 header).
+    pub frag_offset: u16,
+    /// The IP "more fragments" flag.
+    pub more_fragments: bool,
+    /// TCP MSS option (0 = absent) and window-scale shift, from SYN segments.
+    pub tcp_mss: u16,
+    pub tcp_wscale: Option<u8>,
+    /// A DNS header was read: UDP from/to port 53 with at least 12 payload bytes.
+    pub dns: bool,
+    pub dns_id: u16,
+    /// DNS flags word (QR, opcode, AA, TC, RD, RA, Z, AD, CD, RCODE).
+    pub dns_flags: u16,
+    /// Tunnel the flow was carried in (outermost), `Tunnel::None` when not decapsulated.
+    pub tunnel: Tunnel,
+    /// Tunnel id: GRE key, VXLAN/Geneve VNI, GTP-U TEID, ERSPAN session (0 when none).
+    pub tunnel_id: u32,
+    /// Outer IP endpoints of the tunnel (version 0 when not tunnelled).
+    pub outer_ip_version: u8,
+    pub outer_src_ip: [u8; 16],
+    pub outer_dst_ip: [u8; 16],
+}
+
+/// Encapsulations the parser unwraps to key on the inner flow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Tunnel {
+    #[default]
+    None = 0,
+    Gre,
+    Erspan,
+    Vxlan,
+    Geneve,
+    GtpU,
+    /// IP-in-IP, 6in4, 4in6, 6in6.
+    IpInIp,
+    Pptp,
 }
 
 /// Why a frame was not attributed to a flow. Small and `Copy`: counted per reason, never logged.
@@ -208,6 +247,7 @@ mod tests {
             l4_offset: 34,
             payload_offset: 54,
             first_fragment: false,
+            ..Default::default()
         }
     }
 
