@@ -85,6 +85,15 @@ pub struct DirCounters {
     pub tcp_flags: u16,
     /// Source MAC of this direction's first packet.
     pub mac: [u8; 6],
+    /// Lowest and highest IPv4 TTL / IPv6 hop limit seen in this direction.
+    pub ttl_min: u8,
+    pub ttl_max: u8,
+    /// DSCP of this direction's first packet.
+    pub dscp: u8,
+    /// TCP window scale shift announced in this direction's SYN (None when not seen).
+    pub tcp_wscale: Option<u8>,
+    /// TCP MSS announced in this direction's SYN (0 when not seen).
+    pub tcp_mss: u16,
 }
 
 /// One flow report. `Copy`, no pointers: it crosses cores through a DPDK ring by value.
@@ -117,6 +126,25 @@ pub struct FlowRecord {
     /// ICMP type/code of the first ICMP packet (0 otherwise).
     pub icmp_type: u8,
     pub icmp_code: u8,
+    /// TCP handshake RTT at the observation point: SYN → SYN-ACK and SYN-ACK → ACK, in ns
+    /// (0 when not measured).
+    pub rtt_syn_ns: u32,
+    pub rtt_ack_ns: u32,
+    /// DNS: the last query/response matched by id within the flow.
+    pub dns: bool,
+    pub dns_id: u16,
+    /// DNS flags word of the response (of the query when unanswered); RCODE is the low 4 bits.
+    pub dns_flags: u16,
+    /// Query → response latency in ms (0 when unanswered).
+    pub dns_latency_ms: u32,
+    /// Outermost tunnel the flow was carried in, its id and outer endpoints.
+    pub tunnel: crate::parse::Tunnel,
+    pub tunnel_id: u32,
+    pub outer_ip_version: u8,
+    pub outer_src_ip: [u8; 16],
+    pub outer_dst_ip: [u8; 16],
+    /// Active-timeout segment of a long flow: 0 for the first, then 1, 2, ... (orientation kept).
+    pub segment: u16,
 }
 
 impl FlowRecord {
@@ -139,5 +167,6 @@ impl RecordSink for Vec<FlowRecord> {
     }
 }
 
-// Records cross the ring by value: keep them to four cache lines.
-const _: () = assert!(std::mem::size_of::<FlowRecord>() == 256);
+// Records cross the ring by value: keep them to whole cache lines, at most five.
+const _: () = assert!(std::mem::size_of::<FlowRecord>() <= 320);
+const _: () = assert!(std::mem::size_of::<FlowRecord>() % 64 == 0);

@@ -559,6 +559,7 @@ impl Shard {
                 last_ms: ds.last_ns / 1_000_000,
                 tcp_flags: ds.tcp_flags,
                 mac: ds.mac,
+                ..DirCounters::default()
             };
             if kind != RecordKind::Start {
                 ds.rep_packets = ds.packets;
@@ -587,6 +588,7 @@ impl Shard {
             detection_packets: f.detection_packets,
             icmp_type: f.icmp_type,
             icmp_code: f.icmp_code,
+            ..FlowRecord::default()
         }
     }
 
