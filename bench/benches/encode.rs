@@ -1,10 +1,15 @@
-//! Record encoding cost (Netify JSON line).
+//! Record encoding cost: Netify JSON line and NetObserv lines (flowLogs + conversation record).
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use flowprobe::export::{LocalNets, NetifyEncoder};
-use flowprobe::flow::{FlowRecord, RecordKind};
+use flowprobe::export::{LocalNets, NetObservEncoder, NetifyEncoder, SubnetLabels};
+use flowprobe::flow::{DirCounters, FlowRecord, RecordKind};
 
 fn encode(c: &mut Criterion) {
     let enc = NetifyEncoder::new(LocalNets::default_nets(), vec!["pcap0".into()]);
+    let nob = NetObservEncoder::new(
+        LocalNets::default_nets(),
+        SubnetLabels::parse(&["10.0.0.0/8=corp"]).unwrap(),
+        vec!["pcap0".into()],
+    );
     let mut r = FlowRecord {
         kind: RecordKind::End,
         ip_version: 4,
@@ -15,6 +20,14 @@ fn encode(c: &mut Criterion) {
     };
     r.init_ip[..4].copy_from_slice(&[10, 0, 0, 1]);
     r.resp_ip[..4].copy_from_slice(&[198, 51, 100, 1]);
+    let d = DirCounters {
+        packets: 10,
+        bytes: 5000,
+        delta_packets: 4,
+        delta_bytes: 2000,
+        ..Default::default()
+    };
+    r.dir = [d, d];
     let mut out = Vec::with_capacity(1 << 20);
     let mut g = c.benchmark_group("encode");
     g.throughput(Throughput::Elements(1));
@@ -22,6 +35,14 @@ fn encode(c: &mut Criterion) {
         b.iter(|| {
             out.clear();
             enc.encode(std::hint::black_box(&r), &mut out);
+            out.len()
+        })
+    });
+    // One End record with traffic both ways: two flowLogs and the endConnection.
+    g.bench_function("netobserv_purge_3_lines", |b| {
+        b.iter(|| {
+            out.clear();
+            nob.encode(std::hint::black_box(&r), 1_767_225_600, &mut out);
             out.len()
         })
     });

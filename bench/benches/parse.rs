@@ -1,5 +1,8 @@
-//! Parse cost per packet over frames of the generated trace mix.
+//! Parse cost per packet: the generated trace mix (plain Ethernet TCP/UDP), and a mix closer to
+//! a carrier or data-centre tap: VLAN-tagged, IPv6 with extension headers, VXLAN and GTP-U
+//! tunnels unwrapped to the inner flow.
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use flowprobe::parse::{parse_ethernet, parse_frame};
 use flowprobe::synth::trace::{TraceConfig, TraceGen};
 
 fn frames(n: u64) -> Vec<Vec<u8>> {
@@ -11,15 +14,157 @@ fn frames(n: u64) -> Vec<Vec<u8>> {
     .collect()
 }
 
+/// Insert an 802.1Q tag after the MACs.
+fn tagged(f: &[u8], vid: u16) -> Vec<u8> {
+    let mut out = f[..12].to_vec();
+    out.extend_from_slice(&[0x81, 0x00]);
+    out.extend_from_slice(&vid.to_be_bytes());
+    out.extend_from_slice(&f[12..]);
+    out
+}
+
+/// The IP packet of an Ethernet frame (after any 802.1Q tags).
+fn ip_of(f: &[u8]) -> &[u8] {
+    let mut off = 12;
+    while f.get(off..off + 2) == Some(&[0x81, 0x00]) {
+        off += 4;
+    }
+    &f[(off + 2).min(f.len())..]
+}
+
+fn ipv4_udp(dport: u16, payload: &[u8]) -> Vec<u8> {
+    let total = (28 + payload.len()) as u16;
+    let mut p = vec![
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0x40,
+        0,
+        64,
+        17,
+        0,
+        0,
+    ];
+    p.extend_from_slice(&[10, 1, 0, 1, 10, 2, 0, 1]);
+    p.extend_from_slice(&40000u16.to_be_bytes());
+    p.extend_from_slice(&dport.to_be_bytes());
+    p.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 0]);
+    p.extend_from_slice(payload);
+    p
+}
+
+fn eth(ethertype: u16, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// IPv6 with hop-by-hop and destination options, then TCP with timestamps.
+fn ipv6_ext(i: u16) -> Vec<u8> {
+    let mut tcp = vec![0u8; 32];
+    tcp[0..2].copy_from_slice(&(32768 + i).to_be_bytes());
+    tcp[2..4].copy_from_slice(&443u16.to_be_bytes());
+    tcp[12] = 8 << 4;
+    tcp[13] = 0x10;
+    tcp.extend_from_slice(&[0; 100]);
+    let mut rest = vec![60, 0, 1, 4, 0, 0, 0, 0]; // hop-by-hop -> dest options
+    rest.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]); // dest options -> TCP
+    rest.extend_from_slice(&tcp);
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&(rest.len() as u16).to_be_bytes());
+    p.extend_from_slice(&[0, 64]);
+    p.extend_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    p.extend_from_slice(&[
+        0x20,
+        1,
+        0xd,
+        0xb8,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        (i >> 8) as u8,
+        i as u8,
+    ]);
+    p.extend_from_slice(&rest);
+    eth(0x86dd, &p)
+}
+
+/// 100 frames: 60 plain, 15 VLAN, 10 IPv6 with extension headers, 8 VXLAN, 7 GTP-U.
+fn realistic(plain: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut p = plain.iter().cycle();
+    for i in 0..4096u16 {
+        let f = p.next().unwrap();
+        let frame = match i % 100 {
+            0..=59 => f.clone(),
+            60..=74 => tagged(f, 100 + i % 7),
+            75..=84 => ipv6_ext(i),
+            85..=92 => {
+                let mut vx = vec![0x08, 0, 0, 0, 0, 0x10, 0x01, 0];
+                vx.extend_from_slice(f);
+                eth(0x0800, &ipv4_udp(4789, &vx))
+            }
+            _ => {
+                let inner = ip_of(f);
+                let mut gtp = vec![0x30, 0xff];
+                gtp.extend_from_slice(&(inner.len() as u16).to_be_bytes());
+                gtp.extend_from_slice(&u32::from(i).to_be_bytes());
+                gtp.extend_from_slice(inner);
+                eth(0x0800, &ipv4_udp(2152, &gtp))
+            }
+        };
+        out.push(frame);
+    }
+    out
+}
+
 fn parse(c: &mut Criterion) {
     let fs = frames(4096);
+    let mix = realistic(&fs);
+    let ok = mix
+        .iter()
+        .filter(|f| parse_frame(1, f, true).is_ok())
+        .count();
+    let tunnelled = mix
+        .iter()
+        .filter(|f| {
+            parse_frame(1, f, true).is_ok_and(|m| m.tunnel != flowprobe::parse::Tunnel::None)
+        })
+        .count();
+    eprintln!(
+        "realistic mix: {} frames, {ok} parse, {tunnelled} unwrapped",
+        mix.len()
+    );
+    assert!(ok * 100 >= mix.len() * 95 && tunnelled * 100 >= mix.len() * 10);
     let mut g = c.benchmark_group("parse");
     g.throughput(Throughput::Elements(fs.len() as u64));
     g.bench_function("trace_mix", |b| {
         b.iter(|| {
             let mut ok = 0u32;
             for f in &fs {
-                ok += flowprobe::parse::parse_ethernet(std::hint::black_box(f)).is_ok() as u32;
+                ok += parse_ethernet(std::hint::black_box(f)).is_ok() as u32;
+            }
+            ok
+        })
+    });
+    g.throughput(Throughput::Elements(mix.len() as u64));
+    g.bench_function("realistic_mix_decap", |b| {
+        b.iter(|| {
+            let mut ok = 0u32;
+            for f in &mix {
+                ok += parse_frame(1, std::hint::black_box(f), true).is_ok() as u32;
             }
             ok
         })

@@ -1,6 +1,7 @@
 //! Command line → validated configuration. Pure: no DPDK, no I/O except reading capture headers.
 
-use crate::export::LocalNets;
+use crate::export::sink::parse_size;
+use crate::export::{Format, LocalNets, OutputSpec, SinkOptions, SubnetLabels};
 use clap::Parser;
 use std::path::PathBuf;
 
@@ -55,9 +56,31 @@ pub struct Cli {
     #[arg(long, value_parser = duration_arg, default_value = "0", value_name = "DUR")]
     pub duration: u64,
 
-    /// Idle timeout of a flow (all protocols). 0 disables.
-    #[arg(long, value_parser = duration_arg, default_value = "30s", value_name = "DUR")]
-    pub idle_timeout: u64,
+    /// Idle timeout of every protocol (refined by the per-protocol options). 0 disables.
+    /// Default: per protocol (TCP 5m, UDP 60s, ICMP 30s, other 60s).
+    #[arg(long, value_parser = duration_arg, value_name = "DUR")]
+    pub idle_timeout: Option<u64>,
+
+    /// Idle timeout of open TCP flows.
+    #[arg(long, value_parser = duration_arg, value_name = "DUR")]
+    pub tcp_timeout: Option<u64>,
+
+    /// Idle timeout of UDP flows.
+    #[arg(long, value_parser = duration_arg, value_name = "DUR")]
+    pub udp_timeout: Option<u64>,
+
+    /// Idle timeout of ICMP/ICMPv6 flows.
+    #[arg(long, value_parser = duration_arg, value_name = "DUR")]
+    pub icmp_timeout: Option<u64>,
+
+    /// Idle timeout of other protocols (GRE, ESP, SCTP, ...).
+    #[arg(long, value_parser = duration_arg, value_name = "DUR")]
+    pub other_timeout: Option<u64>,
+
+    /// Active timeout: a flow older than this is ended (`active`) and continues as a new segment
+    /// with the same orientation. 0 disables.
+    #[arg(long, value_parser = duration_arg, default_value = "30m", value_name = "DUR")]
+    pub active_timeout: u64,
 
     /// How long a closed TCP flow (FIN both ways, or RST) lingers for trailing packets.
     /// (Default: Linux conntrack's CLOSE timeout.)
@@ -76,13 +99,36 @@ pub struct Cli {
     #[arg(long = "local-net", value_name = "CIDR")]
     pub local_net: Vec<String>,
 
-    /// Where records go: `-` for stdout, else a file path.
-    #[arg(long, short = 'o', default_value = "-", value_name = "PATH")]
-    pub output: String,
+    /// Where records go (repeatable): `[netify:|netobserv:]TARGET` with TARGET `-` (stdout),
+    /// `file:PATH` or a plain path, `tcp://HOST:PORT`, `unix:PATH`; or `ipfix+udp://HOST:PORT`
+    /// (IPFIX, RFC 7011/5103). Default: `-`.
+    #[arg(long, short = 'o', value_name = "SPEC")]
+    pub output: Vec<String>,
 
-    /// Output format.
-    #[arg(long, default_value = "netify", value_parser = ["netify"])]
+    /// Format of the outputs without a `netify:`/`netobserv:` prefix.
+    #[arg(long, default_value = "netify", value_parser = ["netify", "netobserv"])]
     pub format: String,
+
+    /// NetObserv SrcSubnetLabel/DstSubnetLabel: name a prefix (repeatable; longest prefix wins).
+    #[arg(long = "subnet-label", value_name = "CIDR=NAME")]
+    pub subnet_label: Vec<String>,
+
+    /// Rotate file outputs before they pass this size (e.g. 100M; 0 = never).
+    #[arg(long, value_parser = parse_size, default_value = "0", value_name = "SIZE")]
+    pub output_rotate_size: u64,
+
+    /// Rotated files kept: PATH.1 (newest) .. PATH.N.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub output_rotate_keep: u32,
+
+    /// Memory per socket output for lines its collector has not taken yet; beyond it lines are
+    /// counted as lost.
+    #[arg(long, value_parser = parse_size, default_value = "4M", value_name = "SIZE")]
+    pub output_buffer: u64,
+
+    /// At stop, how long socket outputs may take to deliver what they hold.
+    #[arg(long, value_parser = duration_arg, default_value = "5s", value_name = "DUR")]
+    pub output_drain_timeout: u64,
 
     /// RX queues (and workers) per port for --null and hardware ports. Default: 1 for --null,
     /// else as many as the worker lcores allow.
@@ -114,6 +160,14 @@ pub struct Cli {
     #[arg(long, default_value = "auto", value_parser = ["auto", "on", "off"])]
     pub idle_backoff: String,
 
+    /// Serve Prometheus metrics on ADDR:PORT (`/metrics`); `off` disables. Loopback by default.
+    #[arg(long, default_value = "127.0.0.1:9464", value_name = "ADDR:PORT")]
+    pub metrics_listen: String,
+
+    /// After the end of a replay (everything exported), keep serving /metrics this long.
+    #[arg(long, value_parser = duration_arg, default_value = "0", value_name = "DUR")]
+    pub linger: u64,
+
     /// EAL arguments for real hardware (e.g. `-- -l 0-5 -a 0000:3b:00.0`).
     #[arg(last = true, value_name = "EAL_ARGS")]
     pub eal_args: Vec<String>,
@@ -133,12 +187,20 @@ pub enum Source {
 pub struct Config {
     pub source: Source,
     pub duration_ns: u64,
-    pub idle_timeout_ns: u64,
+    /// Idle timeouts: TCP open, UDP, ICMP, other.
+    pub tcp_timeout_ns: u64,
+    pub udp_timeout_ns: u64,
+    pub icmp_timeout_ns: u64,
+    pub other_timeout_ns: u64,
+    pub active_timeout_ns: u64,
     pub tcp_close_linger_ns: u64,
     pub stats_interval_ns: u64,
     pub max_flows: u64,
     pub local_nets: LocalNets,
-    pub output: String,
+    /// Outputs in `--output` order (at least one).
+    pub outputs: Vec<OutputSpec>,
+    pub sink_options: SinkOptions,
+    pub subnet_labels: SubnetLabels,
     pub rx_queues: Option<u16>,
     pub ring_size: u32,
     pub ring_wait: bool,
@@ -146,6 +208,8 @@ pub struct Config {
     pub huge: bool,
     pub mem_mb: Option<u32>,
     pub idle_backoff: Option<bool>,
+    pub metrics_listen: Option<std::net::SocketAddr>,
+    pub linger_ns: u64,
     pub eal_args: Vec<String>,
 }
 
@@ -186,6 +250,30 @@ impl Config {
         } else {
             LocalNets::parse(&cli.local_net)?
         };
+        let default_format = Format::parse(&cli.format)?;
+        let outputs = if cli.output.is_empty() {
+            vec![OutputSpec::parse("-", default_format)?]
+        } else {
+            cli.output
+                .iter()
+                .map(|o| OutputSpec::parse(o, default_format))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        for (i, o) in outputs.iter().enumerate() {
+            if outputs[..i].iter().any(|p| p.target == o.target) {
+                return Err(format!("--output {} is given twice", o.name()));
+            }
+        }
+        if cli.output_buffer == 0 {
+            return Err("--output-buffer must be at least 1 byte".into());
+        }
+        let sink_options = SinkOptions {
+            rotate_size: cli.output_rotate_size,
+            rotate_keep: cli.output_rotate_keep,
+            buffer_bytes: usize::try_from(cli.output_buffer).unwrap_or(usize::MAX),
+            drain_timeout: std::time::Duration::from_nanos(cli.output_drain_timeout),
+        };
+        let subnet_labels = SubnetLabels::parse(&cli.subnet_label)?;
         let ring_wait = match cli.ring_full.as_deref() {
             Some("wait") => true,
             Some(_) => false,
@@ -194,12 +282,30 @@ impl Config {
         Ok(Config {
             source,
             duration_ns: cli.duration,
-            idle_timeout_ns: cli.idle_timeout,
+            tcp_timeout_ns: cli
+                .tcp_timeout
+                .or(cli.idle_timeout)
+                .unwrap_or(crate::flow::shard::DEFAULT_TCP_NS),
+            udp_timeout_ns: cli
+                .udp_timeout
+                .or(cli.idle_timeout)
+                .unwrap_or(crate::flow::shard::DEFAULT_UDP_NS),
+            icmp_timeout_ns: cli
+                .icmp_timeout
+                .or(cli.idle_timeout)
+                .unwrap_or(crate::flow::shard::DEFAULT_ICMP_NS),
+            other_timeout_ns: cli
+                .other_timeout
+                .or(cli.idle_timeout)
+                .unwrap_or(crate::flow::shard::DEFAULT_OTHER_NS),
+            active_timeout_ns: cli.active_timeout,
             tcp_close_linger_ns: cli.tcp_close_linger,
             stats_interval_ns: cli.stats_interval,
             max_flows: cli.max_flows,
             local_nets,
-            output: cli.output,
+            outputs,
+            sink_options,
+            subnet_labels,
             rx_queues: cli.rx_queues,
             ring_size: cli.ring_size,
             ring_wait,
@@ -211,6 +317,13 @@ impl Config {
                 "off" => Some(false),
                 _ => None,
             },
+            metrics_listen: match cli.metrics_listen.as_str() {
+                "off" | "none" | "" => None,
+                a => Some(a.parse().map_err(|_| {
+                    format!("invalid --metrics-listen '{a}': expected ADDR:PORT (e.g. 127.0.0.1:9464) or off")
+                })?),
+            },
+            linger_ns: cli.linger,
             eal_args: cli.eal_args,
         })
     }
@@ -382,6 +495,21 @@ mod tests {
         );
         assert!(c.ring_wait);
         assert_eq!(c.stats_interval_ns, 15_000_000_000);
+        assert_eq!(c.tcp_timeout_ns, 300_000_000_000);
+        assert_eq!(c.udp_timeout_ns, 60_000_000_000);
+        let c = cfg(&[
+            "--pcap",
+            "a",
+            "--idle-timeout",
+            "10s",
+            "--udp-timeout",
+            "3s",
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.tcp_timeout_ns, c.udp_timeout_ns, c.icmp_timeout_ns),
+            (10_000_000_000, 3_000_000_000, 10_000_000_000)
+        );
         let c = cfg(&["--null", "--duration", "2s"]).unwrap();
         assert!(!c.ring_wait);
         assert_eq!(c.duration_ns, 2_000_000_000);
@@ -392,6 +520,55 @@ mod tests {
             cfg(&["--", "-l", "0-3"]).unwrap().eal_args,
             vec!["-l".to_string(), "0-3".to_string()]
         );
+    }
+
+    #[test]
+    fn output_options() {
+        let c = cfg(&["--null"]).unwrap();
+        assert_eq!(
+            c.outputs,
+            vec![OutputSpec::parse("-", Format::Netify).unwrap()]
+        );
+        assert_eq!(c.sink_options, SinkOptions::default());
+        let c = cfg(&[
+            "--null",
+            "--format",
+            "netobserv",
+            "-o",
+            "-",
+            "-o",
+            "netify:file:/tmp/x.json",
+            "--output",
+            "tcp://127.0.0.1:9000",
+            "--subnet-label",
+            "10.0.0.0/8=corp",
+            "--output-rotate-size",
+            "100M",
+            "--output-rotate-keep",
+            "3",
+            "--output-buffer",
+            "64K",
+            "--output-drain-timeout",
+            "1s",
+        ])
+        .unwrap();
+        let f: Vec<_> = c.outputs.iter().map(|o| o.format).collect();
+        assert_eq!(f, [Format::NetObserv, Format::Netify, Format::NetObserv]);
+        assert_eq!(c.sink_options.rotate_size, 100 << 20);
+        assert_eq!(c.sink_options.rotate_keep, 3);
+        assert_eq!(c.sink_options.buffer_bytes, 64 << 10);
+        assert_eq!(c.sink_options.drain_timeout.as_secs(), 1);
+        assert_eq!(
+            c.subnet_labels
+                .label(4, &[10, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            Some("corp")
+        );
+        assert!(cfg(&["--null", "-o", "a.json", "-o", "file:a.json"])
+            .unwrap_err()
+            .contains("twice"));
+        assert!(cfg(&["--null", "-o", "tcp://nohost"]).is_err());
+        assert!(cfg(&["--null", "--subnet-label", "10.0.0.0/8"]).is_err());
+        assert!(cfg(&["--null", "--format", "ipfix"]).is_err());
     }
 
     #[test]

@@ -7,12 +7,15 @@
 //! reads no clock (time is passed in) and builds without DPDK. Only `dpdk/` may use `unsafe`.
 #![deny(unsafe_code)]
 
+pub mod compat;
 pub mod config;
 #[cfg(feature = "dpdk")]
 #[allow(unsafe_code)]
 pub mod dpdk;
 pub mod export;
 pub mod flow;
+pub mod ipfix;
+pub mod metrics;
 pub mod parse;
 pub mod pcapfile;
 pub mod pipeline;

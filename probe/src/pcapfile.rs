@@ -1,5 +1,5 @@
-//! Capture files: a classic libpcap writer, a classic reader, and a streaming summary scanner that
-//! also understands pcapng.
+//! Capture files: a classic libpcap writer, a classic reader, a packet reader of classic pcap and
+//! pcapng ([`CaptureReader`]), and a streaming summary scanner that understands both.
 //!
 //! Pure std. The scanner identifies the format by its magic number, never by the file name, and
 //! reads through a buffer so a multi-gigabyte capture costs constant memory.
@@ -653,7 +653,7 @@ pub struct PacketHeader {
 }
 
 /// Sequential reader of classic pcap files (either byte order, µs or ns). pcapng is refused:
-/// use [`scan`] to summarise those.
+/// use [`CaptureReader`] to read those and [`scan`] to summarise them.
 pub struct PcapReader<R: Read> {
     r: Counting<R>,
     e: Endian,
@@ -736,6 +736,296 @@ impl<R: Read> PcapReader<R> {
             return Err(truncated(start));
         }
         Ok(Some(ph))
+    }
+}
+
+/// A packet returned by [`CaptureReader::next_packet`], with the link type of its interface
+/// (pcapng files may mix link types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CaptureRecord {
+    /// Capture time; a pcapng Simple Packet Block has none and repeats the previous packet's.
+    pub ts_ns: u64,
+    pub caplen: u32,
+    pub orig_len: u32,
+    pub linktype: u32,
+}
+
+enum Container {
+    Classic {
+        e: Endian,
+        nanosecond: bool,
+        linktype: u32,
+    },
+    PcapNg {
+        e: Endian,
+        /// Link type and timestamp settings per interface of the current section.
+        ifaces: Vec<(u32, Interface)>,
+        /// The first SHB's type was consumed as the magic.
+        pending_shb: bool,
+        last_ts: u64,
+    },
+}
+
+/// Sequential packet reader of classic pcap and pcapng files, told apart by the magic.
+///
+/// pcapng: Enhanced, Simple and obsolete Packet Blocks, several sections, per-interface link type
+/// and timestamp resolution/offset; other blocks are skipped. A block is read whole (bounded by
+/// the caplen limit), so a corrupt length fails fast instead of allocating or skipping gigabytes.
+/// Any inconsistency or a file cut short is an `Err`; the packets before it were returned.
+pub struct CaptureReader<R: Read> {
+    r: Counting<R>,
+    c: Container,
+    block: Vec<u8>,
+}
+
+impl CaptureReader<BufReader<File>> {
+    pub fn open(path: &Path) -> io::Result<Self> {
+        CaptureReader::new(BufReader::with_capacity(1 << 16, File::open(path)?))
+    }
+}
+
+impl<R: Read> CaptureReader<R> {
+    /// Reads the magic (and the classic file header).
+    pub fn new(r: R) -> io::Result<Self> {
+        let mut r = Counting { r, pos: 0 };
+        let mut magic = [0u8; 4];
+        let got = read_full(&mut r, &mut magic)?;
+        if got < 4 {
+            return Err(invalid(format!(
+                "not a pcap or pcapng file (only {got} bytes)"
+            )));
+        }
+        let classic = |nanosecond, big| (nanosecond, Endian { big });
+        let (nanosecond, e) = match u32::from_le_bytes(magic) {
+            MAGIC_US => classic(false, false),
+            MAGIC_NS => classic(true, false),
+            m if m == MAGIC_US.swap_bytes() => classic(false, true),
+            m if m == MAGIC_NS.swap_bytes() => classic(true, true),
+            PCAPNG_SHB => {
+                return Ok(CaptureReader {
+                    r,
+                    c: Container::PcapNg {
+                        e: Endian { big: false },
+                        ifaces: Vec::new(),
+                        pending_shb: true,
+                        last_ts: 0,
+                    },
+                    block: Vec::new(),
+                })
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "not a pcap or pcapng file (magic 0x{:08x})",
+                    u32::from_be_bytes(magic)
+                )))
+            }
+        };
+        let hdr = read_classic_header(&mut r, e)?;
+        Ok(CaptureReader {
+            r,
+            c: Container::Classic {
+                e,
+                nanosecond,
+                linktype: hdr.linktype,
+            },
+            block: Vec::new(),
+        })
+    }
+
+    /// Reads the next packet's bytes into `buf` (replacing its contents). `Ok(None)` at the end.
+    pub fn next_packet(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<CaptureRecord>> {
+        match &mut self.c {
+            Container::Classic {
+                e,
+                nanosecond,
+                linktype,
+            } => {
+                let start = self.r.pos;
+                let ph = match read_classic_record(&mut self.r, *e, *nanosecond)? {
+                    Ok(Some(ph)) => ph,
+                    Ok(None) => return Ok(None),
+                    Err(off) => return Err(truncated(off)),
+                };
+                buf.clear();
+                let want = u64::from(ph.caplen);
+                if (&mut self.r).take(want).read_to_end(buf)? < ph.caplen as usize {
+                    return Err(truncated(start));
+                }
+                Ok(Some(CaptureRecord {
+                    ts_ns: ph.ts_ns,
+                    caplen: ph.caplen,
+                    orig_len: ph.orig_len,
+                    linktype: *linktype,
+                }))
+            }
+            Container::PcapNg {
+                e,
+                ifaces,
+                pending_shb,
+                last_ts,
+            } => next_pcapng(
+                &mut self.r,
+                &mut self.block,
+                e,
+                ifaces,
+                pending_shb,
+                last_ts,
+                buf,
+            ),
+        }
+    }
+}
+
+fn next_pcapng<R: Read>(
+    r: &mut Counting<R>,
+    block: &mut Vec<u8>,
+    e: &mut Endian,
+    ifaces: &mut Vec<(u32, Interface)>,
+    pending_shb: &mut bool,
+    last_ts: &mut u64,
+    buf: &mut Vec<u8>,
+) -> io::Result<Option<CaptureRecord>> {
+    loop {
+        let start = r.pos - if *pending_shb { 4 } else { 0 };
+        let btype = if std::mem::take(pending_shb) {
+            PCAPNG_SHB
+        } else {
+            let mut t = [0u8; 4];
+            match read_full(r, &mut t)? {
+                0 => return Ok(None),
+                4 => e.u32(&t),
+                _ => return Err(truncated(start)),
+            }
+        };
+        let len = if btype == PCAPNG_SHB {
+            let mut h = [0u8; 8];
+            if read_full(r, &mut h)? < 8 {
+                return Err(truncated(start));
+            }
+            *e = match u32::from_le_bytes([h[4], h[5], h[6], h[7]]) {
+                PCAPNG_BOM => Endian { big: false },
+                m if m == PCAPNG_BOM.swap_bytes() => Endian { big: true },
+                m => {
+                    return Err(invalid(format!(
+                        "bad pcapng byte-order magic 0x{m:08x} at offset {}",
+                        start + 8
+                    )))
+                }
+            };
+            let len = e.u32(&h[0..4]);
+            check_block_len(len, 28, start)?;
+            // The body read below starts after the byte-order magic.
+            len - 4
+        } else {
+            let mut l = [0u8; 4];
+            if read_full(r, &mut l)? < 4 {
+                return Err(truncated(start));
+            }
+            let len = e.u32(&l);
+            check_block_len(len, 12, start)?;
+            len
+        };
+        if len > MAX_CAPLEN + MAX_META_BLOCK {
+            return Err(invalid(format!(
+                "pcapng block at offset {start} too large ({len} bytes)"
+            )));
+        }
+        // Body and trailing length; grown as bytes arrive, so a corrupt length in a short
+        // file costs no more memory than the file.
+        let rest = len as usize - 8;
+        block.clear();
+        if r.by_ref().take(rest as u64).read_to_end(block)? < rest {
+            return Err(truncated(start));
+        }
+        let full_len = if btype == PCAPNG_SHB { len + 4 } else { len };
+        check_trailer(*e, &block[rest - 4..], full_len, start)?;
+        let body = &block[..rest - 4];
+        match btype {
+            PCAPNG_SHB => {
+                let major = e.u16(&body[0..2]);
+                if major != 1 {
+                    return Err(invalid(format!(
+                        "unsupported pcapng version {major} at offset {start}"
+                    )));
+                }
+                ifaces.clear();
+            }
+            PCAPNG_IDB => {
+                if body.len() < 8 {
+                    return Err(invalid(format!(
+                        "pcapng interface block at offset {start} too short"
+                    )));
+                }
+                let mut iface = Interface {
+                    snaplen: e.u32(&body[4..8]),
+                    resol: TsResol::Pow10(6),
+                    offset_s: 0,
+                };
+                parse_idb_options(*e, &body[8..], &mut iface);
+                ifaces.push((u32::from(e.u16(&body[0..2])), iface));
+            }
+            PCAPNG_EPB | PCAPNG_PB => {
+                if body.len() < 20 {
+                    return Err(invalid(format!(
+                        "pcapng packet block at offset {start} too short"
+                    )));
+                }
+                let if_id = if btype == PCAPNG_EPB {
+                    e.u32(&body[0..4])
+                } else {
+                    u32::from(e.u16(&body[0..2]))
+                };
+                let raw_ts = (u64::from(e.u32(&body[4..8])) << 32) | u64::from(e.u32(&body[8..12]));
+                let caplen = e.u32(&body[12..16]);
+                let orig_len = e.u32(&body[16..20]);
+                let data = body[20..].get(..caplen as usize).ok_or_else(|| {
+                    invalid(format!(
+                        "pcapng packet block at offset {start}: caplen {caplen} exceeds block length {len}"
+                    ))
+                })?;
+                let (linktype, iface) = ifaces.get(if_id as usize).ok_or_else(|| {
+                    invalid(format!(
+                        "pcapng packet block at offset {start} names unknown interface {if_id}"
+                    ))
+                })?;
+                *last_ts = iface.ts_ns(raw_ts);
+                buf.clear();
+                buf.extend_from_slice(data);
+                return Ok(Some(CaptureRecord {
+                    ts_ns: *last_ts,
+                    caplen,
+                    orig_len,
+                    linktype: *linktype,
+                }));
+            }
+            PCAPNG_SPB => {
+                if body.len() < 4 {
+                    return Err(invalid(format!(
+                        "pcapng simple packet block at offset {start} too short"
+                    )));
+                }
+                let (linktype, iface) = ifaces.first().ok_or_else(|| {
+                    invalid(format!(
+                        "pcapng simple packet block at offset {start} before any interface"
+                    ))
+                })?;
+                let orig_len = e.u32(&body[0..4]);
+                // Captured length is implied: the original length cut by the snaplen and block.
+                let mut caplen = orig_len.min(body.len() as u32 - 4);
+                if iface.snaplen != 0 {
+                    caplen = caplen.min(iface.snaplen);
+                }
+                buf.clear();
+                buf.extend_from_slice(&body[4..4 + caplen as usize]);
+                return Ok(Some(CaptureRecord {
+                    ts_ns: *last_ts,
+                    caplen,
+                    orig_len,
+                    linktype: *linktype,
+                }));
+            }
+            _ => {}
+        }
     }
 }
 
@@ -1112,5 +1402,138 @@ mod tests {
         file[n - 4] ^= 0xff;
         let err = scan_reader(&file[..]).unwrap_err();
         assert!(err.to_string().contains("trailing length"), "{err}");
+    }
+
+    fn read_all<R: Read>(
+        mut r: CaptureReader<R>,
+    ) -> (Vec<(CaptureRecord, Vec<u8>)>, Option<io::Error>) {
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        loop {
+            match r.next_packet(&mut buf) {
+                Ok(Some(rec)) => out.push((rec, buf.clone())),
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+    }
+
+    #[test]
+    fn capture_reader_pcapng_packets_link_types_and_times() {
+        for big in [false, true] {
+            let (pkts, err) = read_all(CaptureReader::new(&minimal_ng(big)[..]).unwrap());
+            assert!(err.is_none(), "{err:?}");
+            let recs: Vec<CaptureRecord> = pkts.iter().map(|p| p.0).collect();
+            let rec = |ts_ns, caplen, orig_len, linktype| CaptureRecord {
+                ts_ns,
+                caplen,
+                orig_len,
+                linktype,
+            };
+            assert_eq!(
+                recs,
+                vec![
+                    rec(1_500_000_000, 61, 61, 1),
+                    rec(2_000_000_007, 64, 1500, 101),
+                    // SPB: first interface, no timestamp of its own.
+                    rec(2_000_000_007, 42, 42, 1),
+                ]
+            );
+            assert_eq!(pkts[0].1, vec![1; 61]);
+            assert_eq!(pkts[1].1, vec![2; 64]);
+            assert_eq!(pkts[2].1, vec![3; 42]);
+        }
+    }
+
+    #[test]
+    fn capture_reader_obsolete_block_and_second_section() {
+        let mut out = minimal_ng(false);
+        let mut ng = Ng {
+            big: true,
+            out: Vec::new(),
+        };
+        ng.shb();
+        ng.idb(228, 0, Some(0x80 | 10));
+        let mut b = ng.u16(0).to_vec();
+        b.extend_from_slice(&ng.u16(0));
+        b.extend_from_slice(&ng.u32(0));
+        b.extend_from_slice(&ng.u32(3 * 1024 + 512));
+        b.extend_from_slice(&ng.u32(10));
+        b.extend_from_slice(&ng.u32(12));
+        b.extend_from_slice(&[7; 10]);
+        ng.block(PCAPNG_PB, &b);
+        out.extend_from_slice(&ng.out);
+        let (pkts, err) = read_all(CaptureReader::new(&out[..]).unwrap());
+        assert!(err.is_none());
+        assert_eq!(pkts.len(), 4);
+        let last = &pkts[3];
+        assert_eq!(
+            (
+                last.0.linktype,
+                last.0.ts_ns,
+                last.0.caplen,
+                last.0.orig_len
+            ),
+            (228, 3_500_000_000, 10, 12)
+        );
+        assert_eq!(last.1, vec![7; 10]);
+    }
+
+    #[test]
+    fn capture_reader_classic_and_errors() {
+        let (pkts, err) = read_all(CaptureReader::new(&write(true)[..]).unwrap());
+        assert!(err.is_none());
+        let expect = packets();
+        // The writer adds a 4th, truncated record (3 of 1000 bytes).
+        assert_eq!(pkts.len(), 4);
+        assert_eq!((pkts[3].0.caplen, pkts[3].0.orig_len), (3, 1000));
+        for ((rec, data), (ts, want)) in pkts.iter().zip(&expect) {
+            assert_eq!(
+                (rec.ts_ns, rec.linktype, data),
+                (*ts, LINKTYPE_ETHERNET, want)
+            );
+        }
+        // Every cut of a pcapng file: the packets before the cut, then an error or a clean end
+        // exactly at a block boundary; never a panic.
+        let file = minimal_ng(false);
+        for cut in 0..file.len() {
+            match CaptureReader::new(&file[..cut]) {
+                Err(_) => assert!(cut < 4),
+                Ok(r) => {
+                    let (pkts, err) = read_all(r);
+                    assert!(pkts.len() <= 3);
+                    if err.is_none() {
+                        assert!(cut < file.len());
+                    }
+                }
+            }
+        }
+        // Corrupt trailer and unknown interface.
+        let mut bad = file.clone();
+        let n = bad.len();
+        bad[n - 4] ^= 0xff;
+        let (pkts, err) = read_all(CaptureReader::new(&bad[..]).unwrap());
+        assert_eq!(pkts.len(), 3);
+        assert!(err.unwrap().to_string().contains("trailing length"));
+        let mut ng = Ng {
+            big: false,
+            out: Vec::new(),
+        };
+        ng.shb();
+        ng.epb(0, 1, &[0; 4], 4);
+        let (_, err) = read_all(CaptureReader::new(&ng.out[..]).unwrap());
+        assert!(err.unwrap().to_string().contains("unknown interface 0"));
+        // A huge block length fails fast instead of allocating.
+        let mut huge = minimal_ng(false);
+        let at = huge.len();
+        huge.extend_from_slice(&PCAPNG_EPB.to_le_bytes());
+        huge.extend_from_slice(&0xffff_fff0u32.to_le_bytes());
+        let (pkts, err) = read_all(CaptureReader::new(&huge[..]).unwrap());
+        assert_eq!(pkts.len(), 3);
+        assert!(err
+            .unwrap()
+            .to_string()
+            .contains(&format!("offset {at} too large")));
+        assert!(CaptureReader::new(&b"GIF89a......................"[..]).is_err());
     }
 }

@@ -3,8 +3,11 @@
 //! The DPDK worker loop (`runtime::worker`) feeds it bursts; tests and benchmarks feed it byte
 //! slices. Everything the worker counts lives here, in plain integers owned by one thread.
 
-use crate::flow::{EndReason, FlowRecord, RecordKind, RecordSink, Shard, ShardConfig, ShardStats};
-use crate::parse::{self, ParseError};
+use crate::flow::frag::{DEFAULT_FRAG_CAPACITY, DEFAULT_FRAG_TIMEOUT_NS};
+use crate::flow::{
+    EndReason, FlowRecord, FragTable, RecordKind, RecordSink, Shard, ShardConfig, ShardStats,
+};
+use crate::parse::{self, PacketMeta, ParseError};
 
 /// Link types the pipeline decodes (pcap LINKTYPE_* values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +64,8 @@ pub struct Batcher<O: RecordOut> {
     pub out: O,
     /// Records that did not fit into the output, by kind.
     pub dropped: [u64; 3],
+    /// Stamped into every record (the worker sets its TSC once per burst; exporter lag).
+    pub stamp: u64,
 }
 
 impl<O: RecordOut> Batcher<O> {
@@ -70,6 +75,7 @@ impl<O: RecordOut> Batcher<O> {
             len: 0,
             out,
             dropped: [0; 3],
+            stamp: 0,
         }
     }
 
@@ -94,6 +100,7 @@ impl<O: RecordOut> RecordSink for Batcher<O> {
             self.flush();
         }
         self.buf[self.len] = *rec;
+        self.buf[self.len].created_tsc = self.stamp;
         self.len += 1;
     }
 }
@@ -108,6 +115,12 @@ pub struct Pipeline<O: RecordOut> {
     pub rx_bytes: u64,
     /// Packets not attributed to any flow, by reason.
     pub unmatched: [u64; UNMATCHED_REASONS],
+    /// Ports of first fragments, to attribute the datagram's other fragments.
+    frags: FragTable,
+    /// First fragments that found the fragment table full (their other fragments go unmatched).
+    pub frag_overflows: u64,
+    /// Non-first fragments attributed to a flow through the fragment table.
+    pub frag_attributed: u64,
 }
 
 impl<O: RecordOut> Pipeline<O> {
@@ -119,26 +132,64 @@ impl<O: RecordOut> Pipeline<O> {
             rx_packets: 0,
             rx_bytes: 0,
             unmatched: [0; UNMATCHED_REASONS],
+            frags: FragTable::new(DEFAULT_FRAG_CAPACITY, DEFAULT_FRAG_TIMEOUT_NS),
+            frag_overflows: 0,
+            frag_attributed: 0,
         }
     }
 
     /// Process one packet: `data` is its first contiguous bytes (headers), `len` its full length.
     #[inline]
     pub fn packet(&mut self, data: &[u8], len: u32, now_ns: u64) {
-        self.rx_packets += 1;
-        self.rx_bytes += len as u64;
         let parsed = match self.link {
             LinkType::Ethernet => parse::parse_ethernet(data),
             LinkType::RawIp => parse::parse_ip(data),
             LinkType::Unsupported(_) => {
+                self.rx_packets += 1;
+                self.rx_bytes += len as u64;
                 self.unmatched[UNMATCHED_LINK_TYPE] += 1;
                 return;
             }
         };
         match parsed {
-            Ok(m) => self.shard.update(&m, len, now_ns, &mut self.batch),
-            Err(e) => self.unmatched[e as usize] += 1,
+            Ok(m) => self.meta(m, len, now_ns),
+            Err(e) => {
+                // Parsers that still reject non-first fragments (`Fragment`) land here too.
+                self.rx_packets += 1;
+                self.rx_bytes += len as u64;
+                self.unmatched[e as usize] += 1;
+            }
         }
+    }
+
+    /// Process one parsed packet (counted as received). Fragments: a first fragment (offset 0,
+    /// more fragments) leaves its ports in the fragment table; a non-first fragment of TCP/UDP
+    /// (no transport header) takes the ports of its first fragment, or is unmatched
+    /// (`fragment`) when that was not seen, expired, or did not fit. Other protocols key without
+    /// ports, so their fragments are attributed as they are.
+    #[inline]
+    pub fn meta(&mut self, mut m: PacketMeta, len: u32, now_ns: u64) {
+        self.rx_packets += 1;
+        self.rx_bytes += len as u64;
+        let ported = m.proto == 6 || m.proto == 17;
+        if m.frag_offset != 0 {
+            if ported {
+                match self.frags.lookup(&m, now_ns) {
+                    Some((sp, dp)) => {
+                        m.src_port = sp;
+                        m.dst_port = dp;
+                        self.frag_attributed += 1;
+                    }
+                    None => {
+                        self.unmatched[ParseError::Fragment as usize] += 1;
+                        return;
+                    }
+                }
+            }
+        } else if m.more_fragments && ported && !self.frags.insert(&m, now_ns) {
+            self.frag_overflows += 1;
+        }
+        self.shard.update(&m, len, now_ns, &mut self.batch);
     }
 
     /// Timers (once per burst, or on idle polls) and hand-off of the burst's records.
@@ -256,5 +307,99 @@ mod tests {
         p.packet(&[0u8; 64], 64, 0);
         assert_eq!(p.unmatched[UNMATCHED_LINK_TYPE], 1);
         assert_eq!(unmatched_reason_name(UNMATCHED_LINK_TYPE), "link_type");
+    }
+
+    fn frag_meta(sp: u16, id: u32, offset: u16, more: bool) -> PacketMeta {
+        let mut m = PacketMeta {
+            ip_version: 4,
+            proto: 17,
+            src_port: sp,
+            dst_port: if sp == 0 { 0 } else { 53 },
+            ip_id: id,
+            frag_offset: offset,
+            more_fragments: more,
+            first_fragment: offset == 0 && more,
+            ip_len: 1500,
+            ..Default::default()
+        };
+        m.src_ip[..4].copy_from_slice(&[10, 0, 0, 1]);
+        m.dst_ip[..4].copy_from_slice(&[10, 0, 0, 2]);
+        m
+    }
+
+    #[test]
+    fn non_first_fragments_join_the_flow_of_their_first_fragment() {
+        let mut p = Pipeline::new(ShardConfig::new(100, 0, 0), LinkType::Ethernet, Vec::new());
+        // Datagram 1: first fragment, then two more (ports 0 as the parser leaves them).
+        p.meta(frag_meta(5353, 1, 0, true), 1514, 1);
+        p.meta(frag_meta(0, 1, 185, true), 1514, 2);
+        p.meta(frag_meta(0, 1, 370, false), 600, 3);
+        // Datagram 2: its first fragment was never seen.
+        p.meta(frag_meta(0, 2, 185, false), 600, 4);
+        // An unfragmented packet of the same flow.
+        p.meta(frag_meta(5353, 0, 0, false), 100, 5);
+        // A non-first ICMP fragment needs no ports.
+        let mut icmp = frag_meta(0, 3, 185, false);
+        icmp.proto = 1;
+        p.meta(icmp, 600, 6);
+        p.finish(EndReason::Shutdown);
+        let ends: Vec<_> = p
+            .batch
+            .out
+            .iter()
+            .filter(|r| r.kind == RecordKind::End)
+            .collect();
+        assert_eq!(ends.len(), 2);
+        let udp = ends.iter().find(|r| r.proto == 17).unwrap();
+        assert_eq!(udp.init_port, 5353);
+        assert_eq!(udp.total_packets(), 4);
+        assert_eq!(udp.total_bytes(), 1514 * 2 + 600 + 100);
+        assert_eq!(p.unmatched[ParseError::Fragment as usize], 1);
+        assert_eq!(p.frag_attributed, 2);
+        assert_eq!(p.frag_overflows, 0);
+        let attributed: u64 = ends.iter().map(|r| r.total_packets()).sum();
+        assert_eq!(attributed + p.unmatched_total(), p.rx_packets);
+        assert_eq!(p.rx_packets, 6);
+    }
+
+    #[test]
+    fn fragment_table_overflow_is_counted() {
+        let mut p = Pipeline::new(ShardConfig::new(100, 0, 0), LinkType::Ethernet, Vec::new());
+        let n = DEFAULT_FRAG_CAPACITY as u32 * 2;
+        for id in 0..n {
+            p.meta(frag_meta(1000, id, 0, true), 1514, 1);
+        }
+        for id in 0..n {
+            p.meta(frag_meta(0, id, 185, false), 100, 2);
+        }
+        // Each first fragment either found room or was counted; each non-first fragment was
+        // attributed exactly when its first fragment had found room.
+        assert!(p.frag_overflows > 0);
+        assert_eq!(p.frag_attributed + p.frag_overflows, n as u64);
+        assert_eq!(p.unmatched[ParseError::Fragment as usize], p.frag_overflows);
+        // After the entries expire (30 s), the table takes new datagrams again.
+        let later = 1 + DEFAULT_FRAG_TIMEOUT_NS;
+        p.meta(frag_meta(1000, n, 0, true), 1514, later);
+        p.meta(frag_meta(0, n, 185, false), 100, later);
+        assert_eq!(p.frag_attributed + p.frag_overflows, n as u64 + 1);
+    }
+
+    #[test]
+    fn parser_fragment_errors_still_count_as_unmatched() {
+        let mut p = Pipeline::new(ShardConfig::new(10, 0, 0), LinkType::RawIp, Vec::new());
+        // IPv4 header with MF clear and offset 1: a non-first fragment of UDP.
+        let mut ip = [0u8; 28];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&28u16.to_be_bytes());
+        ip[6..8].copy_from_slice(&1u16.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 17;
+        ip[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        ip[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        p.packet(&ip, 28, 1);
+        assert_eq!(p.rx_packets, 1);
+        // Either behaviour of the parser ends up as an unmatched fragment here (first fragment
+        // not seen).
+        assert_eq!(p.unmatched[ParseError::Fragment as usize], 1);
     }
 }

@@ -8,6 +8,7 @@ use std::process::Command;
 fn fail(args: &[&str]) -> (i32, String) {
     let out = Command::new("timeout")
         .args(["-s", "KILL", "120", env!("CARGO_BIN_EXE_flowprobe")])
+        .args(["--metrics-listen", "127.0.0.1:0"])
         .args(args)
         .output()
         .unwrap();
@@ -105,4 +106,25 @@ fn null_vdev_runs_for_a_duration_and_stops() {
         (0.9..5.0).contains(&secs),
         "stopped after --duration: {secs}"
     );
+}
+
+#[test]
+fn metrics_port_in_use_is_one_clear_error() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let out = Command::new("timeout")
+        .args([
+            "-s",
+            "KILL",
+            "60",
+            env!("CARGO_BIN_EXE_flowprobe"),
+            "--null",
+            "--metrics-listen",
+            &addr,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(error_line(&err).contains("--metrics-listen"), "{err}");
 }

@@ -41,7 +41,7 @@ pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
     Ok((addr, len))
 }
 
-fn bytes(addr: IpAddr) -> (u8, [u8; 16]) {
+pub(crate) fn bytes(addr: IpAddr) -> (u8, [u8; 16]) {
     match addr {
         IpAddr::V4(a) => {
             let mut b = [0u8; 16];
@@ -52,7 +52,7 @@ fn bytes(addr: IpAddr) -> (u8, [u8; 16]) {
     }
 }
 
-fn prefix_match(a: &[u8; 16], net: &[u8; 16], len: u8) -> bool {
+pub(crate) fn prefix_match(a: &[u8; 16], net: &[u8; 16], len: u8) -> bool {
     let full = (len / 8) as usize;
     if a[..full] != net[..full] {
         return false;

@@ -4,9 +4,14 @@
 //! times in epoch milliseconds, bytes are L2 frame bytes. `local_*`/`other_*` counters in
 //! `flow_stats`/`flow_purge` cover the packets since the previous report of the flow (so they sum
 //! to `total_*` over a flow's reports); `total_*` are cumulative.
+//!
+//! flowprobe extension: a `flow` record of a decapsulated flow (`FlowRecord::tunnel` set) carries
+//! `flow.tunnel.{type, id, outer_ip_version, outer_src_ip, outer_dst_ip}`: the outermost tunnel
+//! (`type`: `gre`, `erspan`, `vxlan`, `geneve`, `gtpu`, `ipinip`, `pptp`), its id (GRE key, VNI,
+//! TEID, ERSPAN session) and outer IP endpoints. Absent for plain flows.
 
+use super::json::{hex, ip, mac, tunnel_name};
 use super::localnet::{other_type, LocalNets};
-use crate::flow::key::ip_to_string;
 use crate::flow::{FlowRecord, RecordKind};
 use std::io::Write;
 
@@ -22,26 +27,14 @@ struct Sides {
     internal: bool,
 }
 
-fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    const H: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(H[(b >> 4) as usize]);
-        out.push(H[(b & 15) as usize]);
-    }
-}
-
-fn mac(out: &mut Vec<u8>, m: &[u8; 6]) {
-    for (i, b) in m.iter().enumerate() {
-        if i > 0 {
-            out.push(b':');
-        }
-        hex(out, &[*b]);
-    }
-}
-
 impl NetifyEncoder {
     pub fn new(local: LocalNets, ifaces: Vec<String>) -> Self {
         NetifyEncoder { local, ifaces }
+    }
+
+    /// Interface names become known once the ports are started, after the outputs are opened.
+    pub fn set_ifaces(&mut self, ifaces: Vec<String>) {
+        self.ifaces = ifaces;
     }
 
     fn iface(&self, port: u16) -> &str {
@@ -109,29 +102,41 @@ impl NetifyEncoder {
                 let (oip, oport) = ep(o);
                 let _ = write!(
                     out,
-                    "\"ip_version\":{},\"ip_protocol\":{},\"vlan_id\":{},\"local_origin\":{},\"local_ip\":\"{}\",\"local_mac\":\"",
+                    "\"ip_version\":{},\"ip_protocol\":{},\"vlan_id\":{},\"local_origin\":{},\"local_ip\":\"",
                     r.ip_version,
                     r.proto,
                     r.vlan,
                     l == 0,
-                    ip_to_string(r.ip_version, lip)
                 );
+                ip(out, r.ip_version, lip);
+                out.extend_from_slice(b"\",\"local_mac\":\"");
                 mac(out, &r.dir[l].mac);
+                let _ = write!(out, "\",\"local_port\":{lport},\"other_ip\":\"");
+                ip(out, r.ip_version, oip);
+                out.extend_from_slice(b"\",\"other_mac\":\"");
+                mac(out, &r.dir[o].mac);
                 let _ = write!(
                     out,
-                    "\",\"local_port\":{},\"other_ip\":\"{}\",\"other_mac\":\"",
-                    lport,
-                    ip_to_string(r.ip_version, oip)
-                );
-                mac(out, &r.dir[o].mac);
-                let _ = writeln!(
-                    out,
-                    "\",\"other_port\":{},\"other_type\":\"{}\",\"first_seen_at\":{},\"last_seen_at\":{}}}}}",
+                    "\",\"other_port\":{},\"other_type\":\"{}\",\"first_seen_at\":{},\"last_seen_at\":{}",
                     oport,
                     other_type(&self.local, r.ip_version, oip),
                     r.first_ms,
                     r.last_ms
                 );
+                if r.tunnel != crate::parse::Tunnel::None {
+                    out.extend_from_slice(b",\"tunnel\":{\"type\":\"");
+                    tunnel_name(out, r.tunnel);
+                    let _ = write!(
+                        out,
+                        "\",\"id\":{},\"outer_ip_version\":{},\"outer_src_ip\":\"",
+                        r.tunnel_id, r.outer_ip_version
+                    );
+                    ip(out, r.outer_ip_version, &r.outer_src_ip);
+                    out.extend_from_slice(b"\",\"outer_dst_ip\":\"");
+                    ip(out, r.outer_ip_version, &r.outer_dst_ip);
+                    out.extend_from_slice(b"\"}");
+                }
+                out.extend_from_slice(b"}}\n");
             }
             RecordKind::Stats | RecordKind::End => {
                 let (ld, od) = (&r.dir[l], &r.dir[o]);
@@ -290,6 +295,29 @@ mod tests {
         let mut v = rec(RecordKind::End);
         v.vlan = 13;
         assert_ne!(a, d(&v));
+    }
+
+    #[test]
+    fn start_record_carries_tunnel_metadata_only_when_tunnelled() {
+        let v = json(&rec(RecordKind::Start));
+        assert!(v["flow"].get("tunnel").is_none());
+        let mut r = rec(RecordKind::Start);
+        r.tunnel = crate::parse::Tunnel::Vxlan;
+        r.tunnel_id = 4242;
+        r.outer_ip_version = 4;
+        r.outer_src_ip[..4].copy_from_slice(&[192, 0, 2, 1]);
+        r.outer_dst_ip[..4].copy_from_slice(&[192, 0, 2, 2]);
+        let v = json(&r);
+        let t = &v["flow"]["tunnel"];
+        assert_eq!(t["type"], "vxlan");
+        assert_eq!(t["id"], 4242);
+        assert_eq!(t["outer_ip_version"], 4);
+        assert_eq!(t["outer_src_ip"], "192.0.2.1");
+        assert_eq!(t["outer_dst_ip"], "192.0.2.2");
+        assert_eq!(
+            v["flow"]["local_ip"], "10.0.0.5",
+            "the inner flow is the key"
+        );
     }
 
     #[test]

@@ -1,85 +1,498 @@
 //! Output sinks. The exporter is their only writer; workers never touch them.
+//!
+//! `--output SPEC` (repeatable): `[FORMAT:]TARGET` with `FORMAT` `netify` or `netobserv` (default:
+//! `--format`) and `TARGET` one of `-` (stdout), `file:PATH` or a plain path, `tcp://HOST:PORT`,
+//! `unix:PATH` (a Unix stream socket). Every sink gets whole newline-terminated JSON lines.
+//!
+//! - stdout and files are written by the exporter directly (buffered); files are fsynced at stop
+//!   and, with `--output-rotate-size`, rotated at a line boundary before they would pass the size:
+//!   `PATH` → `PATH.1` → ... → `PATH.KEEP` (the oldest is removed).
+//! - sockets are written by a thread of their own through a bounded in-memory queue
+//!   (`--output-buffer`), so a slow or dead collector never stalls the exporter: lines that do not
+//!   fit are counted as `lost`; a broken connection is re-established with exponential backoff
+//!   (50 ms doubling to 2 s); at stop the queue is drained for at most `--output-drain-timeout`.
 
+use super::socket::SocketSink;
 use std::fs::File;
 use std::io::{self, BufWriter, Stdout, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-pub enum SinkKind {
+/// Output record format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    Netify,
+    NetObserv,
+    /// IPFIX messages (RFC 7011/5103), binary: only over `ipfix+udp://`.
+    Ipfix,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Netify => "netify",
+            Format::NetObserv => "netobserv",
+            Format::Ipfix => "ipfix",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Format, String> {
+        match s {
+            "netify" => Ok(Format::Netify),
+            "netobserv" => Ok(Format::NetObserv),
+            _ => Err(format!("unknown output format '{s}' (netify or netobserv)")),
+        }
+    }
+}
+
+/// Where a sink writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Stdout,
+    File(PathBuf),
+    /// `HOST:PORT`, resolved at every connection attempt.
+    Tcp(String),
+    Unix(PathBuf),
+    /// IPFIX over UDP to `HOST:PORT`.
+    IpfixUdp(String),
+}
+
+/// One `--output` value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputSpec {
+    pub format: Format,
+    pub target: Target,
+}
+
+impl OutputSpec {
+    /// Parse `[netify:|netobserv:]TARGET`; `default` is the format without a prefix.
+    pub fn parse(s: &str, default: Format) -> Result<OutputSpec, String> {
+        let (format, t) = if let Some(r) = s.strip_prefix("netify:") {
+            (Format::Netify, r)
+        } else if let Some(r) = s.strip_prefix("netobserv:") {
+            (Format::NetObserv, r)
+        } else {
+            (default, s)
+        };
+        let bad = |why: &str| format!("invalid --output '{s}': {why}");
+        if let Some(hp) = s.strip_prefix("ipfix+udp://") {
+            let (host, port) = hp
+                .rsplit_once(':')
+                .ok_or_else(|| bad("expected ipfix+udp://HOST:PORT"))?;
+            if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+                return Err(bad("expected ipfix+udp://HOST:PORT with a port 1..=65535"));
+            }
+            return Ok(OutputSpec {
+                format: Format::Ipfix,
+                target: Target::IpfixUdp(hp.to_string()),
+            });
+        }
+        let target = if t == "-" {
+            Target::Stdout
+        } else if let Some(hp) = t.strip_prefix("tcp://") {
+            let (host, port) = hp
+                .rsplit_once(':')
+                .ok_or_else(|| bad("expected tcp://HOST:PORT"))?;
+            if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+                return Err(bad("expected tcp://HOST:PORT with a port 1..=65535"));
+            }
+            Target::Tcp(hp.to_string())
+        } else if let Some(p) = t.strip_prefix("unix:") {
+            if p.is_empty() {
+                return Err(bad("expected unix:PATH"));
+            }
+            Target::Unix(PathBuf::from(p))
+        } else {
+            let p = t.strip_prefix("file:").unwrap_or(t);
+            if p.is_empty() {
+                return Err(bad("empty path"));
+            }
+            Target::File(PathBuf::from(p))
+        };
+        Ok(OutputSpec { format, target })
+    }
+
+    /// A short name for reports: `stdout`, the path, `tcp://HOST:PORT`, `unix:PATH`.
+    pub fn name(&self) -> String {
+        match &self.target {
+            Target::Stdout => "stdout".into(),
+            Target::File(p) => p.display().to_string(),
+            Target::Tcp(hp) => format!("tcp://{hp}"),
+            Target::Unix(p) => format!("unix:{}", p.display()),
+            Target::IpfixUdp(hp) => format!("ipfix+udp://{hp}"),
+        }
+    }
+}
+
+/// Parse a size: bytes, or with a binary suffix `K`, `M`, `G` (`100M`); `0` disables.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, mul) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("invalid size '{s}': unit must be K, M or G")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(|| format!("invalid size '{s}': expected e.g. 4096, 64K, 100M, 1G"))
+}
+
+/// Sink options shared by every output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SinkOptions {
+    /// Rotate files before they pass this many bytes (0: never).
+    pub rotate_size: u64,
+    /// Rotated files kept (`PATH.1` .. `PATH.KEEP`).
+    pub rotate_keep: u32,
+    /// Bytes a socket sink buffers while its collector is slow or away.
+    pub buffer_bytes: usize,
+    /// How long a socket sink may take to deliver its buffer at stop.
+    pub drain_timeout: Duration,
+}
+
+impl Default for SinkOptions {
+    fn default() -> Self {
+        SinkOptions {
+            rotate_size: 0,
+            rotate_keep: 5,
+            buffer_bytes: 4 << 20,
+            drain_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Counters of one sink, as the summary prints them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SinkReport {
+    pub name: String,
+    pub format: &'static str,
+    /// Lines written (to the file/stdout, or to the socket).
+    pub records: u64,
+    pub bytes: u64,
+    /// Failed writes, flushes, fsyncs, renames; for sockets also failed connection attempts.
+    pub errors: u64,
+    /// Socket connections re-established after a loss.
+    pub reconnects: u64,
+    /// Lines dropped: socket buffer full, failed socket writes, undelivered at stop.
+    pub lost: u64,
+    /// File rotations done.
+    pub rotations: u64,
+    /// Local sinks (stdout, files) whose errors mean the output is incomplete.
+    pub local: bool,
+    pub last_error: Option<String>,
+}
+
+struct FileSink {
+    w: BufWriter<File>,
+    path: PathBuf,
+    size: u64,
+    rotate_size: u64,
+    keep: u32,
+}
+
+impl FileSink {
+    fn create(path: &Path) -> io::Result<File> {
+        File::create(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create output {}: {e}", path.display()),
+            )
+        })
+    }
+
+    /// Close the current file, shift `PATH.i` → `PATH.i+1`, `PATH` → `PATH.1`, start a new one.
+    fn rotate(&mut self) -> io::Result<()> {
+        self.w.flush()?;
+        self.w.get_ref().sync_all()?;
+        let numbered = |i: u32| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(format!(".{i}"));
+            PathBuf::from(p)
+        };
+        if self.keep == 0 {
+            std::fs::remove_file(&self.path)?;
+        } else {
+            match std::fs::remove_file(numbered(self.keep)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            for i in (1..self.keep).rev() {
+                match std::fs::rename(numbered(i), numbered(i + 1)) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
+            std::fs::rename(&self.path, numbered(1))?;
+        }
+        self.w = BufWriter::with_capacity(1 << 20, Self::create(&self.path)?);
+        self.size = 0;
+        Ok(())
+    }
+}
+
+enum SinkKind {
     Stdout(BufWriter<Stdout>),
-    File(BufWriter<File>, PathBuf),
+    File(FileSink),
+    Socket(SocketSink),
+    Ipfix(super::ipfix_udp::IpfixUdp),
 }
 
 /// A sink with its own counters.
 pub struct Sink {
-    pub name: String,
+    pub format: Format,
     kind: SinkKind,
-    pub records: u64,
-    pub bytes: u64,
-    pub errors: u64,
-    pub last_error: Option<String>,
+    rep: SinkReport,
+}
+
+fn count_lines(b: &[u8]) -> u64 {
+    b.iter().filter(|&&c| c == b'\n').count() as u64
 }
 
 impl Sink {
-    /// `-` is standard output; anything else a file path (created or truncated).
+    /// `-` is standard output; anything else a file path (created or truncated), in Netify format.
     pub fn open(spec: &str) -> io::Result<Sink> {
-        let kind = if spec == "-" {
-            SinkKind::Stdout(BufWriter::with_capacity(1 << 20, io::stdout()))
-        } else {
-            let f = File::create(spec).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot create output {spec}: {e}"))
-            })?;
-            SinkKind::File(BufWriter::with_capacity(1 << 20, f), PathBuf::from(spec))
+        let s = OutputSpec::parse(spec, Format::Netify)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Sink::open_spec(&s, &SinkOptions::default())
+    }
+
+    /// Open one output. Files are created now (a bad path fails fast); sockets connect in the
+    /// background (a collector may come up later).
+    pub fn open_spec(spec: &OutputSpec, opts: &SinkOptions) -> io::Result<Sink> {
+        let kind = match &spec.target {
+            Target::Stdout => SinkKind::Stdout(BufWriter::with_capacity(1 << 20, io::stdout())),
+            Target::File(p) => SinkKind::File(FileSink {
+                w: BufWriter::with_capacity(1 << 20, FileSink::create(p)?),
+                path: p.clone(),
+                size: 0,
+                rotate_size: opts.rotate_size,
+                keep: opts.rotate_keep,
+            }),
+            Target::Tcp(_) | Target::Unix(_) => SinkKind::Socket(SocketSink::start(
+                spec.target.clone(),
+                opts.buffer_bytes,
+                opts.drain_timeout,
+            )?),
+            Target::IpfixUdp(hp) => SinkKind::Ipfix(super::ipfix_udp::IpfixUdp::open(hp)?),
         };
         Ok(Sink {
-            name: if spec == "-" {
-                "stdout".into()
-            } else {
-                spec.into()
+            format: spec.format,
+            rep: SinkReport {
+                name: spec.name(),
+                format: spec.format.name(),
+                local: matches!(spec.target, Target::Stdout | Target::File(_)),
+                ..Default::default()
             },
             kind,
-            records: 0,
-            bytes: 0,
-            errors: 0,
-            last_error: None,
         })
     }
 
-    fn w(&mut self) -> &mut dyn Write {
-        match &mut self.kind {
-            SinkKind::Stdout(w) => w,
-            SinkKind::File(w, _) => w,
-        }
+    fn fail(&mut self, e: io::Error) {
+        self.rep.errors += 1;
+        self.rep.last_error = Some(e.to_string());
     }
 
-    /// Write a batch of `n` encoded records. A failure is counted, never fatal.
+    /// Write a batch of `n` encoded lines. A failure is counted, never fatal.
     pub fn write(&mut self, buf: &[u8], n: u64) {
-        match self.w().write_all(buf) {
-            Ok(()) => {
-                self.records += n;
-                self.bytes += buf.len() as u64;
+        let r = match &mut self.kind {
+            SinkKind::Stdout(w) => w.write_all(buf).map(|_| (n, buf.len())),
+            SinkKind::File(f) if f.rotate_size == 0 => f.w.write_all(buf).map(|_| (n, buf.len())),
+            SinkKind::File(f) => write_rotating(f, buf, &mut self.rep.rotations),
+            SinkKind::Socket(s) => {
+                s.push(buf, n);
+                return;
             }
-            Err(e) => {
-                self.errors += 1;
-                self.last_error = Some(e.to_string());
+            // IPFIX sinks encode records themselves (see `encode_ipfix`).
+            SinkKind::Ipfix(_) => return,
+        };
+        match r {
+            Ok((lines, bytes)) => {
+                self.rep.records += lines;
+                self.rep.bytes += bytes as u64;
             }
+            Err(e) => self.fail(e),
         }
     }
 
     pub fn flush(&mut self) {
-        if let Err(e) = self.w().flush() {
-            self.errors += 1;
-            self.last_error = Some(e.to_string());
+        let r = match &mut self.kind {
+            SinkKind::Stdout(w) => w.flush(),
+            SinkKind::File(f) => f.w.flush(),
+            SinkKind::Socket(_) => Ok(()),
+            SinkKind::Ipfix(x) => {
+                x.flush(&mut self.rep);
+                Ok(())
+            }
+        };
+        if let Err(e) = r {
+            self.fail(e);
         }
     }
 
-    /// Flush and, for files, fsync: called once at stop.
+    /// Flush and, for files, fsync; sockets drain their buffer (bounded in time). Once, at stop.
     pub fn close(&mut self) {
         self.flush();
-        if let SinkKind::File(w, _) = &mut self.kind {
-            if let Err(e) = w.get_ref().sync_all() {
-                self.errors += 1;
-                self.last_error = Some(e.to_string());
+        let r = match &mut self.kind {
+            SinkKind::File(f) => f.w.get_ref().sync_all(),
+            SinkKind::Socket(s) => {
+                s.close();
+                Ok(())
             }
+            SinkKind::Stdout(_) | SinkKind::Ipfix(_) => Ok(()),
+        };
+        if let Err(e) = r {
+            self.fail(e);
         }
+    }
+
+    /// IPFIX sinks: add one record to the message being built; full messages are sent.
+    pub fn encode_ipfix(&mut self, r: &crate::flow::FlowRecord, now_s: u64) {
+        if let SinkKind::Ipfix(x) = &mut self.kind {
+            x.add(r, now_s, &mut self.rep);
+        }
+    }
+
+    /// Counters so far (socket counters are read from their thread's atomics).
+    pub fn report(&self) -> SinkReport {
+        let mut r = self.rep.clone();
+        if let SinkKind::Socket(s) = &self.kind {
+            s.fill(&mut r);
+        }
+        r
+    }
+}
+
+/// Write `buf` cutting it at line boundaries so no file passes `rotate_size` (a single line longer
+/// than the limit gets a file of its own). Returns lines and bytes written.
+fn write_rotating(
+    f: &mut FileSink,
+    mut buf: &[u8],
+    rotations: &mut u64,
+) -> io::Result<(u64, usize)> {
+    let (mut lines, mut bytes) = (0u64, 0usize);
+    while !buf.is_empty() {
+        let room = f.rotate_size.saturating_sub(f.size) as usize;
+        let cut = if buf.len() <= room {
+            buf.len()
+        } else {
+            match buf[..room].iter().rposition(|&c| c == b'\n') {
+                Some(i) => i + 1,
+                None if f.size == 0 => buf
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(buf.len(), |i| i + 1),
+                None => 0,
+            }
+        };
+        if cut == 0 {
+            f.rotate()?;
+            *rotations += 1;
+            continue;
+        }
+        let (head, tail) = buf.split_at(cut);
+        f.w.write_all(head)?;
+        f.size += head.len() as u64;
+        lines += count_lines(head);
+        bytes += head.len();
+        buf = tail;
+    }
+    Ok((lines, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_specs() {
+        let p = |s: &str| OutputSpec::parse(s, Format::Netify);
+        assert_eq!(p("-").unwrap().target, Target::Stdout);
+        assert_eq!(
+            p("netobserv:-").unwrap(),
+            OutputSpec {
+                format: Format::NetObserv,
+                target: Target::Stdout
+            }
+        );
+        assert_eq!(
+            p("out.json").unwrap().target,
+            Target::File("out.json".into())
+        );
+        assert_eq!(
+            p("file:/tmp/a").unwrap().target,
+            Target::File("/tmp/a".into())
+        );
+        assert_eq!(
+            p("netify:tcp://collector:9000").unwrap().target,
+            Target::Tcp("collector:9000".into())
+        );
+        assert_eq!(
+            p("tcp://[::1]:9000").unwrap().target,
+            Target::Tcp("[::1]:9000".into())
+        );
+        assert_eq!(
+            p("unix:/run/c.sock").unwrap().target,
+            Target::Unix("/run/c.sock".into())
+        );
+        assert!(p("tcp://host").unwrap_err().contains("HOST:PORT"));
+        assert!(p("tcp://host:0").is_err());
+        assert!(p("unix:").is_err());
+        assert!(p("netify:").is_err());
+        assert_eq!(p("tcp://h:1").unwrap().name(), "tcp://h:1");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("100M").unwrap(), 100 << 20);
+        assert_eq!(parse_size("64k").unwrap(), 64 << 10);
+        assert_eq!(parse_size("4096").unwrap(), 4096);
+        assert_eq!(parse_size("0").unwrap(), 0);
+        assert!(parse_size("10X").is_err());
+        assert!(parse_size("M").is_err());
+    }
+
+    #[test]
+    fn file_rotation_keeps_n_and_cuts_at_lines() {
+        let dir = std::env::temp_dir().join(format!("flowprobe-rot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.json");
+        let opts = SinkOptions {
+            rotate_size: 25,
+            rotate_keep: 2,
+            ..Default::default()
+        };
+        let spec = OutputSpec {
+            format: Format::Netify,
+            target: Target::File(path.clone()),
+        };
+        let mut s = Sink::open_spec(&spec, &opts).unwrap();
+        // 10-byte lines: two per file; 7 lines → 4 files, of which 3 remain (PATH, .1, .2).
+        let mut buf = Vec::new();
+        for i in 0..7 {
+            buf.extend_from_slice(format!("{{\"n\":{i:03}}}\n").as_bytes());
+        }
+        assert_eq!(buf.len(), 70);
+        s.write(&buf[..30], 3);
+        s.write(&buf[30..], 4);
+        s.close();
+        let r = s.report();
+        assert_eq!(r.records, 7);
+        assert_eq!(r.bytes, 70);
+        assert_eq!(r.rotations, 3);
+        assert_eq!(r.errors, 0);
+        let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap();
+        assert_eq!(read("out.json"), "{\"n\":006}\n");
+        assert_eq!(read("out.json.1"), "{\"n\":004}\n{\"n\":005}\n");
+        assert_eq!(read("out.json.2"), "{\"n\":002}\n{\"n\":003}\n");
+        assert!(!dir.join("out.json.3").exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

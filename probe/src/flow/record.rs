@@ -36,7 +36,8 @@ pub enum EndReason {
     Closed = 1,
     /// Idle timeout.
     Expired = 2,
-    /// Active timeout: a long flow was split (reserved; see `--active-timeout`).
+    /// Active timeout: the current segment of a long flow ended; the flow goes on as the next
+    /// `segment` (same `flow_id` and orientation, no new start record).
     Active = 3,
     /// Removed to make room in a full table.
     Evicted = 4,
@@ -145,6 +146,8 @@ pub struct FlowRecord {
     pub outer_dst_ip: [u8; 16],
     /// Active-timeout segment of a long flow: 0 for the first, then 1, 2, ... (orientation kept).
     pub segment: u16,
+    /// TSC when the worker handed the record over (exporter lag); 0 outside the DPDK runtime.
+    pub created_tsc: u64,
 }
 
 impl FlowRecord {
@@ -167,6 +170,6 @@ impl RecordSink for Vec<FlowRecord> {
     }
 }
 
-// Records cross the ring by value: keep them to whole cache lines, at most five.
-const _: () = assert!(std::mem::size_of::<FlowRecord>() <= 320);
+// Records cross the ring by value: keep them to whole cache lines, at most six.
+const _: () = assert!(std::mem::size_of::<FlowRecord>() <= 384);
 const _: () = assert!(std::mem::size_of::<FlowRecord>() % 64 == 0);

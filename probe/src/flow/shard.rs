@@ -5,14 +5,31 @@
 //! - an open-addressing index of 8-byte buckets (`tag:37 | slot+1:27`), linear probing, load ≤ 0.5,
 //!   backward-shift deletion (no tombstones, so lookups never degrade);
 //! - intrusive doubly linked lists through the slab: one LRU list per timeout class (all members of a
-//!   class share one timeout, so the list tail is always the next to expire), and one report list
-//!   ordered by the next `flow_stats` due time.
+//!   class share one timeout, so the list tail is always the next to expire), one report list
+//!   ordered by the next `flow_stats` due time, and one active-timeout list ordered by segment start
+//!   (one shared timeout again, so its tail is the next segment to split).
 //!
 //! Every operation is O(1) per packet and O(records produced) per expiry pass: cost does not grow with
 //! the table. Time is passed in (ns since the epoch) and clamped to be monotonic per shard.
+//!
+//! Times inside an entry are u32 millisecond offsets from the flow's `base_ms` (its first packet):
+//! that halves their size and keeps record times exact (records carry ms). Consequences, by design:
+//! idle and report timers have millisecond granularity (an idle flow may end up to 1 ms before
+//! `last_seen + timeout`), and a flow's offsets cover 49.7 days: a flow that outlives that (a packet
+//! beyond the range, or a report due on a flow older than 24.8 days) is split like an active
+//! timeout (`active`) and its time base moves forward. Packet counters are u32 and byte counters
+//! 48 bits per segment and direction; a segment whose counter would wrap is split the same way, so
+//! every record stays exact.
+//!
+//! Entry size: 224 bytes (+16 of index per flow at load 0.5), checked by a test. Where it goes:
+//! key 40, three list links 24, id and time base 16, six u32 (segment start, next report, two
+//! RTTs, two protocol words shared by TCP sequence counters and DNS), two directions of 56 (48-bit
+//! byte counters sharing words with MSS, flags and TTLs), 8 of small fields. The next big saving
+//! would be IPv4-sized keys (24 bytes), which needs IPv6 addresses out of line.
 
 use super::key::FlowKey;
 use super::record::{DirCounters, EndReason, FlowRecord, RecordKind, RecordSink};
+use super::tcp::{TcpState, ACK as TCP_ACK, FIN as TCP_FIN, RST as TCP_RST, SYN as TCP_SYN};
 use crate::parse::PacketMeta;
 
 const NIL: u32 = u32::MAX;
@@ -21,13 +38,42 @@ const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
 /// Largest capacity one shard supports (slot + 1 must fit in 27 bits).
 pub const MAX_SHARD_CAPACITY: u32 = (1 << SLOT_BITS) - 2;
 
-const TCP_SYN: u8 = 0x02;
-const TCP_FIN: u8 = 0x01;
-const TCP_RST: u8 = 0x04;
-const TCP_ACK: u8 = 0x10;
+const MS: u64 = 1_000_000;
+/// Largest time offset (ms) an entry stores; a flow reaching it is split and rebased.
+const MAX_OFF_MS: u64 = u32::MAX as u64 - 1;
+/// `Flow::tcp` bits above the state (low 3 bits): the RTT field of the current handshake state
+/// (`rtt_syn_ns` in `SynSent`, `rtt_ack_ns` in `SynReceived`) holds the ns offset of the latest
+/// SYN / SYN-ACK from `base_ms`, not yet an RTT.
+const TCP_STATE_MASK: u8 = 7;
+const HS_PENDING: u8 = 8;
 
 /// Packets after which a flow's metadata is considered settled even without a reply.
-const DETECTION_LIMIT: u32 = 10;
+const DETECTION_LIMIT: u8 = 10;
+
+/// Upper bound of `Shard::entry_size()`, checked by a test.
+#[cfg(test)]
+const ENTRY_BOUND: usize = 224;
+
+/// DNS QR bit: the message is a response.
+const DNS_QR: u16 = 0x8000;
+
+// Flow::bits
+const IN_USE: u8 = 1;
+/// The `lo` endpoint of the key is the initiator.
+const INIT_IS_LO: u8 = 2;
+const SETTLED: u8 = 4;
+const DNS_SEEN: u8 = 8;
+/// A DNS query waits for its response; `dns_lat` holds its time offset.
+const DNS_PENDING: u8 = 16;
+/// `dns_lat` holds the latency of the matched response.
+const DNS_ANSWERED: u8 = 32;
+/// A continuation segment without packets yet: not counted, ends silently.
+const UNCOUNTED: u8 = 64;
+
+// DirState::dscp_bits above the DSCP, and the seen bit of the flags word.
+const SEQ_INIT: u8 = 0x40;
+const DIR_FIN: u8 = 0x80;
+const DIR_SEEN: u16 = 0x8000;
 
 /// Timeout classes: every flow sits in exactly one; each class has one idle timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,9 +82,12 @@ enum Class {
     Tcp = 0,
     TcpClosed = 1,
     Udp = 2,
-    Other = 3,
+    /// ICMP and ICMPv6: own class so echo flows (request/reply, done in a second) can leave the
+    /// table sooner than UDP sessions without shortening those.
+    Icmp = 3,
+    Other = 4,
 }
-const CLASSES: usize = 4;
+const CLASSES: usize = 5;
 
 /// Shard settings. Timeouts of 0 disable that timer.
 #[derive(Clone, Copy, Debug)]
@@ -50,7 +99,12 @@ pub struct ShardConfig {
     /// How long a closed TCP flow lingers to absorb trailing ACKs/retransmitted FINs before export.
     pub tcp_closed_timeout_ns: u64,
     pub udp_timeout_ns: u64,
+    /// Idle timeout of ICMP and ICMPv6 flows.
+    pub icmp_timeout_ns: u64,
     pub other_timeout_ns: u64,
+    /// Active timeout: a flow alive this long since its segment start is ended (`active`) and
+    /// continues as the next segment (0 = off).
+    pub active_timeout_ns: u64,
     /// Period of `flow_stats` reports for live flows with new packets.
     pub stats_interval_ns: u64,
     pub worker: u8,
@@ -58,6 +112,8 @@ pub struct ShardConfig {
 }
 
 impl ShardConfig {
+    /// One idle timeout for every class (the CLI's `--idle-timeout`), the default close linger,
+    /// no active timeout.
     pub fn new(capacity: u32, idle_timeout_ns: u64, stats_interval_ns: u64) -> Self {
         ShardConfig {
             capacity,
@@ -68,10 +124,25 @@ impl ShardConfig {
                 idle_timeout_ns.min(DEFAULT_TCP_CLOSED_NS)
             },
             udp_timeout_ns: idle_timeout_ns,
+            icmp_timeout_ns: idle_timeout_ns,
             other_timeout_ns: idle_timeout_ns,
+            active_timeout_ns: 0,
             stats_interval_ns,
             worker: 0,
             port: 0,
+        }
+    }
+
+    /// Per-protocol defaults (`DEFAULT_*_NS`) instead of one idle timeout.
+    pub fn with_protocol_defaults(capacity: u32, stats_interval_ns: u64) -> Self {
+        ShardConfig {
+            tcp_timeout_ns: DEFAULT_TCP_NS,
+            tcp_closed_timeout_ns: DEFAULT_TCP_CLOSED_NS,
+            udp_timeout_ns: DEFAULT_UDP_NS,
+            icmp_timeout_ns: DEFAULT_ICMP_NS,
+            other_timeout_ns: DEFAULT_OTHER_NS,
+            active_timeout_ns: DEFAULT_ACTIVE_NS,
+            ..ShardConfig::new(capacity, 0, stats_interval_ns)
         }
     }
 }
@@ -79,8 +150,26 @@ impl ShardConfig {
 /// Default linger of a closed TCP flow: Linux conntrack's CLOSE timeout. Long enough for the last
 /// ACK and retransmitted FINs of slow peers, short enough to free the slot soon.
 pub const DEFAULT_TCP_CLOSED_NS: u64 = 10_000_000_000;
+/// Open TCP: 5 min. Connections idle for minutes (SSH, keep-alive pools) are common and a TCP flow
+/// has an explicit end (FIN/RST), so a long idle timeout rarely keeps dead flows (IPFIX probes
+/// such as nProbe/YAF use minutes too; conntrack uses days, too long for a bounded table).
+pub const DEFAULT_TCP_NS: u64 = 300_000_000_000;
+/// UDP: 60 s. No end marker; most UDP (DNS, NTP) is one exchange, while media and QUIC keep
+/// sending at least every ~30 s (conntrack's UDP stream timeout is 120 s, unreplied 30 s).
+pub const DEFAULT_UDP_NS: u64 = 60_000_000_000;
+/// ICMP: 30 s. Echo exchanges finish within a second; `ping` sends every second (conntrack: 30 s).
+pub const DEFAULT_ICMP_NS: u64 = 30_000_000_000;
+/// Other protocols (GRE, ESP, SCTP, ...): 60 s, like UDP.
+pub const DEFAULT_OTHER_NS: u64 = 60_000_000_000;
+/// Active timeout: 30 min (the IPFIX/NetFlow convention), so a long flow shows up in end records
+/// at least that often.
+pub const DEFAULT_ACTIVE_NS: u64 = 1_800_000_000_000;
 
 /// Plain counters of a shard; the worker publishes them periodically.
+///
+/// `flows_created` counts flow segments: a flow split by the active timeout counts once more for
+/// each continuation segment that saw a packet, so `flows_created` = end records for a drained
+/// shard and `active()` stays exact.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShardStats {
     pub packets: u64,
@@ -124,47 +213,159 @@ impl Default for List {
     }
 }
 
+/// One direction of a flow (current segment). Times are ms offsets from `Flow::base_ms`.
+///
+/// Byte counters are 48 bits (256 TiB per segment and direction; a segment about to exceed that
+/// is split like the u32 packet counters) and share their words with 16-bit fields, so the entry
+/// stays at 56 bytes.
 #[derive(Clone, Copy, Default)]
 struct DirState {
-    packets: u64,
-    bytes: u64,
-    ip_bytes: u64,
-    rep_packets: u64,
-    rep_bytes: u64,
-    first_ns: u64,
-    last_ns: u64,
+    /// Frame bytes (low 48 bits) | TCP MSS of this direction's SYN (high 16; ICMP: type/code).
+    bytes_mss: u64,
+    /// Frame bytes at the previous report, the delta baseline (low 48) | TCP flags (11 bits),
+    /// window scale shift + 1 (4 bits, 0 = not announced), `DIR_SEEN` (high 16).
+    rep_flags: u64,
+    /// IP bytes (low 48) | lowest TTL (bits 48..56) | highest TTL (bits 56..64).
+    ip_ttl: u64,
+    packets: u32,
+    rep_packets: u32,
+    first: u32,
+    last: u32,
     /// First packet since the previous report (valid while packets > rep_packets).
-    int_first_ns: u64,
+    int_first: u32,
     /// Next expected TCP sequence number (highest seq + len seen).
     next_seq: u32,
-    seq_init: bool,
-    fin: bool,
-    tcp_flags: u16,
     mac: [u8; 6],
+    /// DSCP of the direction's first packet (low 6 bits) | `SEQ_INIT` | `DIR_FIN`.
+    dscp_bits: u8,
+}
+
+const LOW48: u64 = (1 << 48) - 1;
+
+impl DirState {
+    #[inline]
+    fn bytes(&self) -> u64 {
+        self.bytes_mss & LOW48
+    }
+    #[inline]
+    fn mss(&self) -> u16 {
+        (self.bytes_mss >> 48) as u16
+    }
+    fn set_mss(&mut self, v: u16) {
+        self.bytes_mss = self.bytes_mss & LOW48 | (v as u64) << 48;
+    }
+    #[inline]
+    fn rep_bytes(&self) -> u64 {
+        self.rep_flags & LOW48
+    }
+    fn set_rep_bytes(&mut self, v: u64) {
+        self.rep_flags = self.rep_flags & !LOW48 | v;
+    }
+    fn hi16(&self) -> u16 {
+        (self.rep_flags >> 48) as u16
+    }
+    fn or_hi16(&mut self, v: u16) {
+        self.rep_flags |= (v as u64) << 48;
+    }
+    fn tcp_flags(&self) -> u16 {
+        self.hi16() & 0x7ff
+    }
+    fn wscale1(&self) -> u8 {
+        (self.hi16() >> 11 & 0xf) as u8
+    }
+    fn set_wscale1(&mut self, v: u8) {
+        self.rep_flags = self.rep_flags & !(0xf << 59) | ((v as u64 & 0xf) << 59);
+    }
+    fn seen(&self) -> bool {
+        self.hi16() & DIR_SEEN != 0
+    }
+    #[inline]
+    fn ip_bytes(&self) -> u64 {
+        self.ip_ttl & LOW48
+    }
+    fn ttl_min(&self) -> u8 {
+        (self.ip_ttl >> 48) as u8
+    }
+    fn ttl_max(&self) -> u8 {
+        (self.ip_ttl >> 56) as u8
+    }
+    fn set_ttl(&mut self, min: u8, max: u8) {
+        self.ip_ttl = self.ip_ttl & LOW48 | (min as u64) << 48 | (max as u64) << 56;
+    }
+    fn dscp(&self) -> u8 {
+        self.dscp_bits & 0x3f
+    }
+    fn has(&self, b: u8) -> bool {
+        self.dscp_bits & b != 0
+    }
 }
 
 #[derive(Clone, Copy, Default)]
 struct Flow {
     key: FlowKey,
-    id: u64,
     lru: Link,
     rep: Link,
-    first_ns: u64,
-    last_ns: u64,
-    next_report_ns: u64,
+    act: Link,
+    id: u64,
+    /// Epoch ms of the flow's first packet: the base of every time offset below.
+    base_ms: u64,
+    /// Start of the current segment (the active timeout runs from here).
+    seg_start: u32,
+    next_report: u32,
+    /// Handshake RTTs (ns); while the handshake is pending one of them holds a timestamp
+    /// (see `HS_PENDING`).
+    rtt_syn_ns: u32,
+    rtt_ack_ns: u32,
+    /// Protocol-specific words, shared because a flow is only one protocol:
+    /// TCP: retransmissions, sequence errors; UDP with DNS: the pending query time (ms offset) or,
+    /// once answered, the latency in ms, and `dns_id | dns_flags << 16`.
+    l4a: u32,
+    l4b: u32,
     dir: [DirState; 2],
-    resets: u32,
-    retrans: u32,
-    seq_errors: u32,
-    detection_packets: u32,
+    /// TCP resets (saturating).
+    resets: u16,
+    segment: u16,
+    detection_packets: u8,
     class: u8,
-    in_use: bool,
-    /// The `lo` endpoint of the key is the initiator.
-    init_is_lo: bool,
-    closed: bool,
-    settled: bool,
-    icmp_type: u8,
-    icmp_code: u8,
+    /// `TcpState` in the low 3 bits, `HS_PENDING`.
+    tcp: u8,
+    bits: u8,
+}
+
+impl Flow {
+    /// Absolute ns of a time offset.
+    #[inline]
+    fn at(&self, off: u32) -> u64 {
+        (self.base_ms + off as u64) * MS
+    }
+    /// Offset of `now` (floor to the ms; `now` is never before the base).
+    #[inline]
+    fn off(&self, now: u64) -> u32 {
+        (now / MS).saturating_sub(self.base_ms).min(MAX_OFF_MS) as u32
+    }
+    /// Offset of `t` rounded up (a due time never fires early).
+    #[inline]
+    fn off_ceil(&self, t: u64) -> u32 {
+        t.div_ceil(MS)
+            .saturating_sub(self.base_ms)
+            .min(u32::MAX as u64) as u32
+    }
+    #[inline]
+    fn has(&self, b: u8) -> bool {
+        self.bits & b != 0
+    }
+    fn init_is_lo(&self) -> bool {
+        self.has(INIT_IS_LO)
+    }
+    fn closed(&self) -> bool {
+        self.tcp & TCP_STATE_MASK == TcpState::Closed as u8
+    }
+    /// Last packet of the flow (either direction; kept across segment splits, so the LRU order
+    /// holds).
+    #[inline]
+    fn last(&self) -> u32 {
+        self.dir[0].last.max(self.dir[1].last)
+    }
 }
 
 /// A worker's flow table.
@@ -179,6 +380,7 @@ pub struct Shard {
     free_head: u32,
     lru: [List; CLASSES],
     rep: List,
+    act: List,
     now: u64,
     /// No timer is due before this time (may be early, never late): lets `update` run the
     /// timers exactly when a packet's time crosses a due time, with one compare per packet.
@@ -205,6 +407,7 @@ impl Shard {
                 cfg.tcp_timeout_ns,
                 cfg.tcp_closed_timeout_ns,
                 cfg.udp_timeout_ns,
+                cfg.icmp_timeout_ns,
                 cfg.other_timeout_ns,
             ],
             cfg: ShardConfig {
@@ -218,6 +421,7 @@ impl Shard {
             free_head: 0,
             lru: [List::default(); CLASSES],
             rep: List::default(),
+            act: List::default(),
             now: 0,
             deadline: u64::MAX,
             next_seq: 0,
@@ -249,6 +453,11 @@ impl Shard {
     /// Size of one slab entry.
     pub fn entry_size() -> usize {
         std::mem::size_of::<Flow>()
+    }
+
+    /// Memory per tracked flow at full capacity: the entry plus its share of the index.
+    pub fn bytes_per_flow(&self) -> f64 {
+        self.memory_bytes() as f64 / self.flows.len() as f64
     }
 
     /// The shard's clock: the latest time it has been given.
@@ -289,7 +498,7 @@ impl Shard {
             Ok(s) => {
                 let f = &self.flows[s as usize];
                 // A fresh SYN on a closed connection starts a new flow; trailing ACKs do not.
-                if f.closed && m.proto == 6 && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
+                if f.closed() && m.proto == 6 && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
                     self.end(s, EndReason::Closed, sink);
                     (self.create(key, h, m, src_is_lo, now, sink), true)
                 } else {
@@ -298,7 +507,7 @@ impl Shard {
             }
             Err(()) => (self.create(key, h, m, src_is_lo, now, sink), true),
         };
-        self.account(slot, m, src_is_lo, frame_len, now);
+        self.account(slot, m, src_is_lo, frame_len, now, sink);
         if new {
             // Announce a new flow with its first packet's metadata.
             let rec = self.record(slot, RecordKind::Start, EndReason::None);
@@ -385,115 +594,244 @@ impl Shard {
         let class = match m.proto {
             6 => Class::Tcp,
             17 => Class::Udp,
+            1 | 58 => Class::Icmp,
             _ => Class::Other,
         };
-        self.flows[slot as usize] = Flow {
+        let init_is_lo = src_is_lo != synack_first;
+        let mut f = Flow {
             key,
             id: (self.cfg.worker as u64) << 56 | self.next_seq,
-            first_ns: now,
-            last_ns: now,
-            next_report_ns: now.saturating_add(self.cfg.stats_interval_ns),
+            base_ms: now / MS,
             class: class as u8,
-            in_use: true,
-            init_is_lo: src_is_lo != synack_first,
-            icmp_type: m.icmp_type,
-            icmp_code: m.icmp_code,
+            bits: IN_USE | if init_is_lo { INIT_IS_LO } else { 0 },
             ..Flow::default()
         };
+        if class == Class::Icmp {
+            // ICMP has no MSS: its first type/code live in that field of the initiator direction.
+            f.dir[0].set_mss((m.icmp_type as u16) << 8 | m.icmp_code as u16);
+        }
+        f.next_report = f.off_ceil(now.saturating_add(self.cfg.stats_interval_ns));
         // Until the other side speaks, its MAC is the first packet's destination.
-        let d = usize::from(src_is_lo != self.flows[slot as usize].init_is_lo);
-        self.flows[slot as usize].dir[1 - d].mac = m.dst_mac;
+        let d = usize::from(src_is_lo != init_is_lo);
+        f.dir[1 - d].mac = m.dst_mac;
+        self.flows[slot as usize] = f;
         self.index_insert(h, slot);
         self.push_head_lru(class as usize, slot);
         if self.cfg.stats_interval_ns > 0 {
             self.push_head_rep(slot);
         }
-        self.stats.flows_created += 1;
-        self.stats.flows_created_by_l4[match class {
-            Class::Tcp | Class::TcpClosed => 0,
-            Class::Udp => 1,
-            Class::Other => 2,
-        }] += 1;
+        if self.cfg.active_timeout_ns > 0 {
+            self.push_head_act(slot);
+        }
+        self.count_created(class as u8);
         slot
     }
 
+    fn count_created(&mut self, class: u8) {
+        self.stats.flows_created += 1;
+        self.stats.flows_created_by_l4[match class {
+            c if c == Class::Tcp as u8 || c == Class::TcpClosed as u8 => 0,
+            c if c == Class::Udp as u8 => 1,
+            _ => 2,
+        }] += 1;
+    }
+
     #[inline]
-    fn account(&mut self, slot: u32, m: &PacketMeta, src_is_lo: bool, frame_len: u32, now: u64) {
+    fn account<S: RecordSink>(
+        &mut self,
+        slot: u32,
+        m: &PacketMeta,
+        src_is_lo: bool,
+        frame_len: u32,
+        now: u64,
+        sink: &mut S,
+    ) {
+        {
+            // Offsets or a packet counter about to overflow: split the segment first (rare).
+            let f = &self.flows[slot as usize];
+            let d = usize::from(src_is_lo != f.init_is_lo());
+            let ds = &f.dir[d];
+            if (now / MS).saturating_sub(f.base_ms) >= MAX_OFF_MS
+                || ds.packets == u32::MAX
+                || ds.bytes() + frame_len as u64 > LOW48
+            {
+                self.split(slot, now, sink);
+            }
+        }
         let f = &mut self.flows[slot as usize];
-        let d = usize::from(src_is_lo != f.init_is_lo);
-        f.last_ns = now;
-        if !f.settled {
+        if f.has(UNCOUNTED) {
+            f.bits &= !UNCOUNTED;
+            let c = f.class;
+            self.count_created(c);
+        }
+        let f = &mut self.flows[slot as usize];
+        let d = usize::from(src_is_lo != f.init_is_lo());
+        let t = f.off(now);
+        if !f.has(SETTLED) {
             f.detection_packets += 1;
             if d == 1 || f.detection_packets >= DETECTION_LIMIT {
-                f.settled = true;
+                f.bits |= SETTLED;
             }
         }
         let ds = &mut f.dir[d];
-        if ds.packets == 0 {
-            ds.first_ns = now;
+        if !ds.seen() {
+            ds.or_hi16(DIR_SEEN);
             ds.mac = m.src_mac;
+            ds.dscp_bits |= m.dscp & 0x3f;
+        }
+        if ds.packets == 0 {
+            ds.first = t;
+            ds.set_ttl(m.ttl, m.ttl);
         }
         if ds.packets == ds.rep_packets {
-            ds.int_first_ns = now;
+            ds.int_first = t;
         }
         ds.packets += 1;
-        ds.bytes += frame_len as u64;
-        ds.ip_bytes += m.ip_len as u64;
-        ds.last_ns = now;
+        // 48-bit sums cannot carry into the high fields: a segment near the limit was split.
+        ds.bytes_mss += frame_len as u64;
+        ds.ip_ttl = (ds.ip_ttl & !LOW48) | ((ds.ip_bytes() + m.ip_len as u64) & LOW48);
+        ds.last = t;
+        ds.set_ttl(ds.ttl_min().min(m.ttl), ds.ttl_max().max(m.ttl));
+        if m.dns && m.proto == 17 {
+            Self::dns(f, m, t);
+        }
         let mut closed_now = false;
         if m.proto == 6 {
-            let fl = m.tcp_flags;
-            let mut bits = fl as u16;
-            if fl & TCP_ACK != 0 {
-                if fl & TCP_SYN != 0 {
-                    bits |= 0x100;
-                }
-                if fl & TCP_FIN != 0 {
-                    bits |= 0x200;
-                }
-                if fl & TCP_RST != 0 {
-                    bits |= 0x400;
-                }
-            }
-            ds.tcp_flags |= bits;
-            // Sequence tracking: a segment wholly below what this direction already sent is a
-            // retransmission; one that starts beyond it is a sequence error (gap or reordering).
-            let hdrs = m.payload_offset.saturating_sub(m.l3_offset);
-            let payload = m.ip_len.saturating_sub(hdrs) as u32;
-            let seg = payload + u32::from(fl & TCP_SYN != 0) + u32::from(fl & TCP_FIN != 0);
-            if fl & TCP_RST == 0 && seg > 0 {
-                let end = m.tcp_seq.wrapping_add(seg);
-                if !ds.seq_init {
-                    ds.seq_init = true;
-                    ds.next_seq = end;
-                } else if (end.wrapping_sub(ds.next_seq) as i32) <= 0 {
-                    f.retrans += 1;
-                } else {
-                    if (m.tcp_seq.wrapping_sub(ds.next_seq) as i32) > 0 {
-                        f.seq_errors += 1;
-                    }
-                    ds.next_seq = end;
-                }
-            }
-            if fl & TCP_FIN != 0 {
-                ds.fin = true;
-            }
-            if fl & TCP_RST != 0 {
-                f.resets += 1;
-                closed_now = !f.closed;
-            } else if f.dir[0].fin && f.dir[1].fin && !f.closed {
-                closed_now = true;
-            }
+            closed_now = Self::tcp(f, d, m, now);
         }
         let class = if closed_now {
-            f.closed = true;
             Class::TcpClosed as usize
         } else {
             f.class as usize
         };
-        // Touch: move to the head of its (possibly new) class list.
-        self.unlink_lru(slot);
-        self.push_head_lru(class, slot);
+        // Touch: move to the head of its (possibly new) class list (already there in a burst).
+        if class != f.class as usize || self.lru[class].head != slot {
+            self.unlink_lru(slot);
+            self.push_head_lru(class, slot);
+        }
+        if closed_now && self.cfg.active_timeout_ns > 0 {
+            // A closed flow only lingers: it must not be split any more.
+            self.unlink_act(slot);
+        }
+    }
+
+    /// DNS query/response matching (the latest exchange of the flow wins).
+    fn dns(f: &mut Flow, m: &PacketMeta, t: u32) {
+        f.bits |= DNS_SEEN;
+        let word = m.dns_id as u32 | (m.dns_flags as u32) << 16;
+        if m.dns_flags & DNS_QR == 0 {
+            f.l4b = word;
+            f.l4a = t;
+            f.bits = (f.bits | DNS_PENDING) & !DNS_ANSWERED;
+        } else if f.has(DNS_PENDING) && m.dns_id == f.l4b as u16 {
+            f.l4a = t - f.l4a;
+            f.l4b = word;
+            f.bits = (f.bits | DNS_ANSWERED) & !DNS_PENDING;
+        } else if !f.has(DNS_PENDING | DNS_ANSWERED) {
+            // A response whose query we did not see still describes the exchange.
+            f.l4b = word;
+        }
+    }
+
+    /// TCP per-segment work; returns whether this segment closed the connection.
+    fn tcp(f: &mut Flow, d: usize, m: &PacketMeta, now: u64) -> bool {
+        let fl = m.tcp_flags;
+        let mut bits = fl as u16;
+        if fl & TCP_ACK != 0 {
+            if fl & TCP_SYN != 0 {
+                bits |= 0x100;
+            }
+            if fl & TCP_FIN != 0 {
+                bits |= 0x200;
+            }
+            if fl & TCP_RST != 0 {
+                bits |= 0x400;
+            }
+        }
+        let ds = &mut f.dir[d];
+        ds.or_hi16(bits);
+        if fl & TCP_SYN != 0 {
+            if m.tcp_mss != 0 {
+                ds.set_mss(m.tcp_mss);
+            }
+            if let Some(w) = m.tcp_wscale {
+                // RFC 7323 caps the shift at 14, so shift + 1 fits 4 bits.
+                ds.set_wscale1(w.min(14) + 1);
+            }
+        }
+        // Sequence tracking: a segment wholly below what this direction already sent is a
+        // retransmission; one that starts beyond it is a sequence error (gap or reordering).
+        // Fragments carry only part of the segment (or none of its header): skipped.
+        let fragment = m.frag_offset != 0 || m.more_fragments;
+        let hdrs = m.payload_offset.saturating_sub(m.l3_offset);
+        let payload = m.ip_len.saturating_sub(hdrs) as u32;
+        let seg = payload + u32::from(fl & TCP_SYN != 0) + u32::from(fl & TCP_FIN != 0);
+        if !fragment && fl & TCP_RST == 0 && seg > 0 {
+            let end = m.tcp_seq.wrapping_add(seg);
+            if !ds.has(SEQ_INIT) {
+                ds.dscp_bits |= SEQ_INIT;
+                ds.next_seq = end;
+            } else if (end.wrapping_sub(ds.next_seq) as i32) <= 0 {
+                f.l4a += 1;
+            } else {
+                if (m.tcp_seq.wrapping_sub(ds.next_seq) as i32) > 0 {
+                    f.l4b += 1;
+                }
+                ds.next_seq = end;
+            }
+        }
+        if fragment && m.frag_offset != 0 {
+            return false; // no TCP header in a non-first fragment
+        }
+        if fl & TCP_FIN != 0 {
+            ds.dscp_bits |= DIR_FIN;
+        }
+        if fl & TCP_RST != 0 {
+            f.resets = f.resets.saturating_add(1);
+        }
+        let old = TcpState::from_u8(f.tcp & TCP_STATE_MASK);
+        let pending = f.tcp & HS_PENDING != 0;
+        let fin = [f.dir[0].has(DIR_FIN), f.dir[1].has(DIR_FIN)];
+        let new = old.step(fl, d == 0, fin);
+        f.tcp = new as u8;
+        // Handshake RTT at the observation point, from the latest SYN / SYN-ACK. Timestamps are
+        // ns offsets from `base_ms` (u32: the flow's first 4.29 s; later handshakes are not timed).
+        let since = now - f.base_ms * MS;
+        let hs_now = u32::try_from(since).ok();
+        let kind = fl & (TCP_SYN | TCP_ACK | TCP_FIN | TCP_RST);
+        let stamp = |v: &mut u32, tcp: &mut u8| match hs_now {
+            Some(h) => {
+                *v = h;
+                *tcp |= HS_PENDING;
+            }
+            _ => *v = 0,
+        };
+        use TcpState::*;
+        match (old, new) {
+            (_, SynSent) if kind == TCP_SYN && d == 0 => stamp(&mut f.rtt_syn_ns, &mut f.tcp),
+            (SynSent, SynReceived) => {
+                f.rtt_syn_ns = match hs_now {
+                    Some(h) if pending => h - f.rtt_syn_ns,
+                    _ => 0,
+                };
+                stamp(&mut f.rtt_ack_ns, &mut f.tcp);
+            }
+            (_, SynReceived) if kind == TCP_SYN | TCP_ACK && d == 1 => {
+                stamp(&mut f.rtt_ack_ns, &mut f.tcp)
+            }
+            (SynReceived, Established) => {
+                f.rtt_ack_ns = match hs_now {
+                    Some(h) if pending => h - f.rtt_ack_ns,
+                    _ => 0,
+                };
+            }
+            (SynSent, SynSent) | (SynReceived, SynReceived) if pending => f.tcp |= HS_PENDING,
+            // Left the handshake without its answer (RST, FIN): nothing measured.
+            (SynSent, _) => f.rtt_syn_ns = 0,
+            (SynReceived, _) => f.rtt_ack_ns = 0,
+            _ => {}
+        }
+        new == TcpState::Closed && old != TcpState::Closed
     }
 
     fn evict_one<S: RecordSink>(&mut self, sink: &mut S) {
@@ -501,31 +839,93 @@ impl Shard {
         let mut victim = NIL;
         let mut oldest = u64::MAX;
         for l in &self.lru {
-            if l.tail != NIL && self.flows[l.tail as usize].last_ns < oldest {
-                oldest = self.flows[l.tail as usize].last_ns;
-                victim = l.tail;
+            if l.tail != NIL {
+                let f = &self.flows[l.tail as usize];
+                if f.at(f.last()) < oldest {
+                    oldest = f.at(f.last());
+                    victim = l.tail;
+                }
             }
         }
         debug_assert!(victim != NIL, "evict from an empty table");
         self.end(victim, EndReason::Evicted, sink);
     }
 
-    /// Remove a flow and export its end record.
+    /// Remove a flow and export its end record (a continuation segment without packets leaves
+    /// silently: it was never counted).
     fn end<S: RecordSink>(&mut self, slot: u32, reason: EndReason, sink: &mut S) {
-        let rec = self.record(slot, RecordKind::End, reason);
-        sink.emit(&rec);
-        self.stats.records[RecordKind::End as usize] += 1;
-        self.stats.flows_ended[reason as usize] += 1;
+        if !self.flows[slot as usize].has(UNCOUNTED) {
+            let rec = self.record(slot, RecordKind::End, reason);
+            sink.emit(&rec);
+            self.stats.records[RecordKind::End as usize] += 1;
+            self.stats.flows_ended[reason as usize] += 1;
+        }
         self.unlink_lru(slot);
         if self.cfg.stats_interval_ns > 0 {
             self.unlink_rep(slot);
         }
+        if self.cfg.active_timeout_ns > 0 && !self.flows[slot as usize].closed() {
+            self.unlink_act(slot);
+        }
         let h = self.flows[slot as usize].key.hash64();
         self.index_remove(h, slot);
         let f = &mut self.flows[slot as usize];
-        f.in_use = false;
+        f.bits = 0;
         f.lru.next = self.free_head;
         self.free_head = slot;
+    }
+
+    /// End the current segment (`active`) and continue the flow as the next one: same id and
+    /// orientation, counters restarted, connection state (TCP, sequence tracking, handshake, DNS,
+    /// MACs, DSCP, MSS) kept.
+    fn split<S: RecordSink>(&mut self, slot: u32, now: u64, sink: &mut S) {
+        if !self.flows[slot as usize].has(UNCOUNTED) {
+            let rec = self.record(slot, RecordKind::End, EndReason::Active);
+            sink.emit(&rec);
+            self.stats.records[RecordKind::End as usize] += 1;
+            self.stats.flows_ended[EndReason::Active as usize] += 1;
+        }
+        let f = &mut self.flows[slot as usize];
+        // Move the time base forward when the offsets run out (a flow older than 49.7 days).
+        let rebase = (now / MS).saturating_sub(f.base_ms);
+        if rebase >= MAX_OFF_MS / 2 {
+            let due = f.at(f.next_report);
+            f.base_ms += rebase;
+            for ds in f.dir.iter_mut() {
+                ds.last = ds.last.saturating_sub(rebase as u32);
+            }
+            f.next_report = f.off_ceil(due);
+            f.tcp &= !HS_PENDING;
+            if f.has(DNS_PENDING) {
+                f.bits &= !DNS_PENDING;
+                f.l4a = 0;
+            }
+        }
+        f.seg_start = f.off(now);
+        f.segment = f.segment.saturating_add(1);
+        f.bits |= UNCOUNTED;
+        if f.key.proto == 6 {
+            f.l4a = 0;
+            f.l4b = 0;
+            f.resets = 0;
+        }
+        for ds in f.dir.iter_mut() {
+            *ds = DirState {
+                // `last` stays: it orders the flow in its LRU list.
+                last: ds.last,
+                next_seq: ds.next_seq,
+                bytes_mss: ds.bytes_mss & !LOW48,
+                // Keep the window scale and the seen bit; the TCP flags restart.
+                rep_flags: ds.rep_flags & (0x1f << 59),
+                mac: ds.mac,
+                dscp_bits: ds.dscp_bits,
+                ..DirState::default()
+            };
+        }
+        if self.cfg.active_timeout_ns > 0 && !self.flows[slot as usize].closed() {
+            self.unlink_act(slot);
+            self.push_head_act(slot);
+        }
     }
 
     /// Build a record; Stats and End records advance the report baseline.
@@ -533,39 +933,61 @@ impl Shard {
         let cfg_worker = self.cfg.worker;
         let port = self.cfg.port;
         let f = &mut self.flows[slot as usize];
+        let base = f.base_ms;
         let k = &f.key;
-        let (init_ip, init_port, resp_ip, resp_port) = if f.init_is_lo {
+        let (init_ip, init_port, resp_ip, resp_port) = if f.bits & INIT_IS_LO != 0 {
             (k.lo_ip, k.lo_port, k.hi_ip, k.hi_port)
         } else {
             (k.hi_ip, k.hi_port, k.lo_ip, k.lo_port)
         };
+        let last = f.last();
+        let mut first = last;
+        let icmp = f.class == Class::Icmp as u8;
         let mut dir = [DirCounters::default(); 2];
         for (out, ds) in dir.iter_mut().zip(f.dir.iter_mut()) {
-            let dp = ds.packets - ds.rep_packets;
-            let db = ds.bytes - ds.rep_bytes;
+            let dp = (ds.packets - ds.rep_packets) as u64;
+            let db = ds.bytes() - ds.rep_bytes();
             let span_ms = if dp > 0 {
-                (ds.last_ns - ds.int_first_ns) / 1_000_000
+                (ds.last - ds.int_first) as u64
             } else {
                 0
             };
+            if ds.packets > 0 {
+                first = first.min(ds.first);
+            }
             *out = DirCounters {
-                packets: ds.packets,
-                bytes: ds.bytes,
-                ip_bytes: ds.ip_bytes,
+                packets: ds.packets as u64,
+                bytes: ds.bytes(),
+                ip_bytes: ds.ip_bytes(),
                 delta_packets: dp,
                 delta_bytes: db,
                 rate: db * 1000 / span_ms.max(1000),
-                first_ms: ds.first_ns / 1_000_000,
-                last_ms: ds.last_ns / 1_000_000,
-                tcp_flags: ds.tcp_flags,
+                first_ms: if ds.packets > 0 {
+                    base + ds.first as u64
+                } else {
+                    0
+                },
+                last_ms: if ds.packets > 0 {
+                    base + ds.last as u64
+                } else {
+                    0
+                },
+                tcp_flags: ds.tcp_flags(),
                 mac: ds.mac,
-                ..DirCounters::default()
+                ttl_min: ds.ttl_min(),
+                ttl_max: ds.ttl_max(),
+                dscp: ds.dscp(),
+                tcp_wscale: ds.wscale1().checked_sub(1),
+                tcp_mss: if icmp { 0 } else { ds.mss() },
             };
             if kind != RecordKind::Start {
                 ds.rep_packets = ds.packets;
-                ds.rep_bytes = ds.bytes;
+                ds.set_rep_bytes(ds.bytes());
             }
         }
+        let tcp = k.proto == 6;
+        let dns_seen = f.bits & DNS_SEEN != 0;
+        let state = TcpState::from_u8(f.tcp & TCP_STATE_MASK);
         FlowRecord {
             flow_id: f.id,
             kind,
@@ -579,15 +1001,31 @@ impl Shard {
             resp_ip,
             init_port,
             resp_port,
-            first_ms: f.first_ns / 1_000_000,
-            last_ms: f.last_ns / 1_000_000,
+            first_ms: base + first as u64,
+            last_ms: base + last as u64,
             dir,
-            tcp_resets: f.resets,
-            tcp_retrans: f.retrans,
-            tcp_seq_errors: f.seq_errors,
-            detection_packets: f.detection_packets,
-            icmp_type: f.icmp_type,
-            icmp_code: f.icmp_code,
+            tcp_resets: f.resets as u32,
+            tcp_retrans: if tcp { f.l4a } else { 0 },
+            tcp_seq_errors: if tcp { f.l4b } else { 0 },
+            detection_packets: f.detection_packets as u32,
+            icmp_type: if icmp { (f.dir[0].mss() >> 8) as u8 } else { 0 },
+            icmp_code: if icmp { f.dir[0].mss() as u8 } else { 0 },
+            // A field holding a pending handshake timestamp reads 0 (not measured).
+            rtt_syn_ns: if state == TcpState::SynSent {
+                0
+            } else {
+                f.rtt_syn_ns
+            },
+            rtt_ack_ns: if state == TcpState::SynReceived {
+                0
+            } else {
+                f.rtt_ack_ns
+            },
+            dns: dns_seen,
+            dns_id: if dns_seen { f.l4b as u16 } else { 0 },
+            dns_flags: if dns_seen { (f.l4b >> 16) as u16 } else { 0 },
+            dns_latency_ms: if f.bits & DNS_ANSWERED != 0 { f.l4a } else { 0 },
+            segment: f.segment,
             ..FlowRecord::default()
         }
     }
@@ -614,7 +1052,11 @@ impl Shard {
             }
             loop {
                 let s = self.lru[c].tail;
-                if s == NIL || self.flows[s as usize].last_ns.saturating_add(t) > now {
+                if s == NIL {
+                    break;
+                }
+                let f = &self.flows[s as usize];
+                if f.at(f.last()).saturating_add(t) > now {
                     break;
                 }
                 let reason = if c == Class::TcpClosed as usize {
@@ -625,14 +1067,32 @@ impl Shard {
                 self.end(s, reason, sink);
             }
         }
+        // Active timeout before reports: the end record carries the segment's last delta.
+        let at = self.cfg.active_timeout_ns;
+        if at > 0 {
+            loop {
+                let s = self.act.tail;
+                if s == NIL {
+                    break;
+                }
+                let f = &self.flows[s as usize];
+                if f.at(f.seg_start).saturating_add(at) > now {
+                    break;
+                }
+                self.split(s, now, sink);
+            }
+        }
         let iv = self.cfg.stats_interval_ns;
         if iv > 0 {
             loop {
                 let s = self.rep.tail;
-                if s == NIL || self.flows[s as usize].next_report_ns > now {
+                if s == NIL {
                     break;
                 }
                 let f = &self.flows[s as usize];
+                if f.at(f.next_report) > now {
+                    break;
+                }
                 if f.dir[0].packets > f.dir[0].rep_packets
                     || f.dir[1].packets > f.dir[1].rep_packets
                 {
@@ -640,8 +1100,13 @@ impl Shard {
                     self.stats.records[RecordKind::Stats as usize] += 1;
                     sink.emit(&rec);
                 }
-                // Re-phase on `now` so the list stays sorted by due time (see module doc).
-                self.flows[s as usize].next_report_ns = now.saturating_add(iv);
+                // Re-phase on `now` so the list stays sorted by due time (see module doc). A flow
+                // whose offsets near their range is rebased first (split), so the due time fits.
+                if (now / MS).saturating_sub(self.flows[s as usize].base_ms) >= MAX_OFF_MS / 2 {
+                    self.split(s, now, sink);
+                }
+                let f = &mut self.flows[s as usize];
+                f.next_report = f.off_ceil(now.saturating_add(iv));
                 self.unlink_rep(s);
                 self.push_head_rep(s);
             }
@@ -654,15 +1119,17 @@ impl Shard {
         for c in 0..CLASSES {
             let t = self.lru[c].tail;
             if t != NIL && self.timeouts[c] > 0 {
-                d = d.min(
-                    self.flows[t as usize]
-                        .last_ns
-                        .saturating_add(self.timeouts[c]),
-                );
+                let f = &self.flows[t as usize];
+                d = d.min(f.at(f.last()).saturating_add(self.timeouts[c]));
             }
         }
         if self.rep.tail != NIL {
-            d = d.min(self.flows[self.rep.tail as usize].next_report_ns);
+            let f = &self.flows[self.rep.tail as usize];
+            d = d.min(f.at(f.next_report));
+        }
+        if self.act.tail != NIL {
+            let f = &self.flows[self.act.tail as usize];
+            d = d.min(f.at(f.seg_start).saturating_add(self.cfg.active_timeout_ns));
         }
         self.deadline = d;
     }
@@ -695,9 +1162,8 @@ impl Shard {
         } else {
             self.lru[c].tail = s;
             if self.timeouts[c] > 0 {
-                let due = self.flows[s as usize]
-                    .last_ns
-                    .saturating_add(self.timeouts[c]);
+                let f = &self.flows[s as usize];
+                let due = f.at(f.last()).saturating_add(self.timeouts[c]);
                 self.deadline = self.deadline.min(due);
             }
         }
@@ -729,7 +1195,8 @@ impl Shard {
             self.flows[old as usize].rep.prev = s;
         } else {
             self.rep.tail = s;
-            self.deadline = self.deadline.min(self.flows[s as usize].next_report_ns);
+            let f = &self.flows[s as usize];
+            self.deadline = self.deadline.min(f.at(f.next_report));
         }
         self.rep.head = s;
     }
@@ -745,6 +1212,37 @@ impl Shard {
             self.flows[next as usize].rep.prev = prev;
         } else {
             self.rep.tail = prev;
+        }
+    }
+
+    fn push_head_act(&mut self, s: u32) {
+        let old = self.act.head;
+        self.flows[s as usize].act = Link {
+            prev: NIL,
+            next: old,
+        };
+        if old != NIL {
+            self.flows[old as usize].act.prev = s;
+        } else {
+            self.act.tail = s;
+            let f = &self.flows[s as usize];
+            let due = f.at(f.seg_start).saturating_add(self.cfg.active_timeout_ns);
+            self.deadline = self.deadline.min(due);
+        }
+        self.act.head = s;
+    }
+
+    fn unlink_act(&mut self, s: u32) {
+        let Link { prev, next } = self.flows[s as usize].act;
+        if prev != NIL {
+            self.flows[prev as usize].act.next = next;
+        } else {
+            self.act.head = next;
+        }
+        if next != NIL {
+            self.flows[next as usize].act.prev = prev;
+        } else {
+            self.act.tail = prev;
         }
     }
 }
@@ -1037,5 +1535,372 @@ mod tests {
         assert_eq!(e.first_ms, 100_000);
         assert_eq!(e.last_ms, 100_000);
         assert_eq!(sh.stats().clock_backwards, 1);
+    }
+
+    fn run(sh: &mut Shard, pk: &[(PacketMeta, u64)], out: &mut Vec<FlowRecord>) {
+        for (p, t) in pk {
+            sh.update(p, 60 + p.ip_len as u32, *t, out);
+        }
+    }
+
+    #[test]
+    fn entry_size_bound() {
+        let sh = shard(1 << 16, 30, 0);
+        eprintln!(
+            "entry {} bytes, {:.1} bytes/flow with the index",
+            Shard::entry_size(),
+            sh.bytes_per_flow()
+        );
+        assert!(Shard::entry_size() <= ENTRY_BOUND);
+        assert_eq!(
+            sh.bytes_per_flow(),
+            (Shard::entry_size() + 16) as f64,
+            "index: 2 buckets of 8 bytes per flow"
+        );
+    }
+
+    #[test]
+    fn handshake_rtt_ttl_dscp_mss_wscale() {
+        let mut sh = shard(16, 30, 0);
+        let mut out = Vec::new();
+        let t = 1_700_000_000 * S + 123_456;
+        let mut syn = tcp(1, 1000, 2, 80, TCP_SYN, 100, 0);
+        syn.tcp_mss = 1460;
+        syn.tcp_wscale = Some(7);
+        syn.ttl = 64;
+        syn.dscp = 46;
+        let mut syn2 = syn; // retransmitted SYN: the RTT counts from it
+        syn2.ttl = 60;
+        syn2.dscp = 0;
+        let mut sa = tcp(2, 80, 1, 1000, TCP_SYN | TCP_ACK, 500, 0);
+        sa.tcp_mss = 1400;
+        sa.ttl = 120;
+        let mut ack = tcp(1, 1000, 2, 80, TCP_ACK, 101, 0);
+        ack.ttl = 62;
+        let mut data = tcp(1, 1000, 2, 80, TCP_ACK, 101, 10);
+        data.tcp_mss = 999; // not a SYN: ignored
+        data.ttl = 63;
+        run(
+            &mut sh,
+            &[
+                (syn, t),
+                (syn2, t + S),
+                (sa, t + S + 2_500_000),
+                (ack, t + S + 2_500_000 + 700_000),
+                (data, t + 2 * S),
+            ],
+            &mut out,
+        );
+        sh.flush(EndReason::Shutdown, &mut out);
+        let e = ends(&out)[0];
+        assert_eq!(e.rtt_syn_ns, 2_500_000);
+        assert_eq!(e.rtt_ack_ns, 700_000);
+        assert_eq!((e.dir[0].ttl_min, e.dir[0].ttl_max), (60, 64));
+        assert_eq!((e.dir[1].ttl_min, e.dir[1].ttl_max), (120, 120));
+        assert_eq!(e.dir[0].dscp, 46, "first packet of the direction");
+        assert_eq!(e.dir[0].tcp_mss, 1460);
+        assert_eq!(e.dir[0].tcp_wscale, Some(7));
+        assert_eq!(e.dir[1].tcp_mss, 1400);
+        assert_eq!(e.dir[1].tcp_wscale, None);
+        assert_eq!(e.first_ms, t / 1_000_000);
+        assert_eq!(e.dir[1].first_ms, (t + S + 2_500_000) / 1_000_000);
+        assert_eq!(e.last_ms, (t + 2 * S) / 1_000_000);
+        assert_eq!(e.tcp_retrans, 1, "the SYN retransmission");
+    }
+
+    #[test]
+    fn no_rtt_without_handshake() {
+        let mut sh = shard(16, 30, 0);
+        let mut out = Vec::new();
+        // Mid-stream pickup, then a SYN-ACK-first flow: only the ACK half is measured there.
+        run(
+            &mut sh,
+            &[
+                (tcp(1, 1, 2, 2, TCP_ACK, 5, 10), S),
+                (tcp(2, 2, 1, 1, TCP_ACK, 9, 10), S + 1000),
+                (tcp(4, 80, 3, 3000, TCP_SYN | TCP_ACK, 0, 0), S + 2000),
+                (tcp(3, 3000, 4, 80, TCP_ACK, 1, 0), S + 42_000),
+            ],
+            &mut out,
+        );
+        sh.flush(EndReason::Shutdown, &mut out);
+        let mut e = ends(&out);
+        e.sort_by_key(|r| r.init_port);
+        assert_eq!((e[0].rtt_syn_ns, e[0].rtt_ack_ns), (0, 0));
+        assert_eq!(e[1].init_port, 3000);
+        assert_eq!((e[1].rtt_syn_ns, e[1].rtt_ack_ns), (0, 40_000));
+    }
+
+    fn dns(src: u8, sp: u16, dst: u8, dp: u16, id: u16, flags: u16) -> PacketMeta {
+        let mut m = udp(src, sp, dst, dp);
+        m.dns = true;
+        m.dns_id = id;
+        m.dns_flags = flags;
+        m
+    }
+
+    #[test]
+    fn dns_query_response_matched_by_id() {
+        let mut sh = shard(16, 30, 0);
+        let mut out = Vec::new();
+        run(
+            &mut sh,
+            &[
+                (dns(1, 5000, 2, 53, 0x1234, 0x0100), S),
+                // A response with another id does not answer the query.
+                (dns(2, 53, 1, 5000, 0x9999, 0x8180), S + 5_000_000),
+                (dns(2, 53, 1, 5000, 0x1234, 0x8183), S + 42_000_000),
+                // Unanswered query on another flow.
+                (dns(1, 5001, 2, 53, 7, 0x0100), S),
+                // Plain UDP: no DNS.
+                (udp(1, 9, 2, 9), S),
+            ],
+            &mut out,
+        );
+        sh.flush(EndReason::Shutdown, &mut out);
+        let mut e = ends(&out);
+        e.sort_by_key(|r| r.init_port);
+        assert_eq!(e[0].init_port, 9);
+        assert!(!e[0].dns);
+        let a = e[1];
+        assert!(a.dns);
+        assert_eq!(a.dns_id, 0x1234);
+        assert_eq!(a.dns_flags, 0x8183, "the response's flags (RCODE 3)");
+        assert_eq!(a.dns_latency_ms, 42);
+        let q = e[2];
+        assert!(q.dns);
+        assert_eq!((q.dns_id, q.dns_flags, q.dns_latency_ms), (7, 0x0100, 0));
+    }
+
+    #[test]
+    fn out_of_order_and_simultaneous_close() {
+        let mut sh = shard(16, 30, 0);
+        let mut out = Vec::new();
+        let t = 10 * S;
+        run(
+            &mut sh,
+            &[
+                (tcp(1, 1000, 2, 80, TCP_SYN, 100, 0), t),
+                (tcp(2, 80, 1, 1000, TCP_SYN | TCP_ACK, 500, 0), t + 1),
+                (tcp(1, 1000, 2, 80, TCP_ACK, 101, 0), t + 2),
+                // Two segments swapped on the wire: one sequence error, no retransmission.
+                (tcp(1, 1000, 2, 80, TCP_ACK, 201, 100), t + 3),
+                (tcp(1, 1000, 2, 80, TCP_ACK, 101, 100), t + 4),
+                // Both FINs cross.
+                (tcp(1, 1000, 2, 80, TCP_FIN | TCP_ACK, 301, 0), t + 5),
+                (tcp(2, 80, 1, 1000, TCP_FIN | TCP_ACK, 501, 0), t + 6),
+                (tcp(1, 1000, 2, 80, TCP_ACK, 302, 0), t + 7),
+                (tcp(2, 80, 1, 1000, TCP_ACK, 502, 0), t + 8),
+            ],
+            &mut out,
+        );
+        assert_eq!(sh.len(), 1, "trailing ACKs stay with the closed flow");
+        sh.expire(t + 11 * S, &mut out);
+        let e = ends(&out);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].reason, EndReason::Closed);
+        assert_eq!(e[0].tcp_seq_errors, 1);
+        assert_eq!(e[0].tcp_retrans, 1, "the late segment lies below next_seq");
+        assert_eq!(e[0].total_packets(), 9);
+    }
+
+    #[test]
+    fn half_close_expires_as_idle_not_closed() {
+        let mut sh = shard(16, 30, 0);
+        let mut out = Vec::new();
+        run(
+            &mut sh,
+            &[
+                (tcp(1, 1, 2, 2, TCP_ACK, 1, 0), S),
+                (tcp(1, 1, 2, 2, TCP_FIN | TCP_ACK, 1, 0), S),
+            ],
+            &mut out,
+        );
+        sh.expire(30 * S, &mut out);
+        assert!(ends(&out).is_empty());
+        sh.expire(31 * S, &mut out);
+        assert_eq!(ends(&out)[0].reason, EndReason::Expired);
+    }
+
+    #[test]
+    fn icmp_class_has_its_own_timeout() {
+        let mut sh = Shard::new(ShardConfig {
+            icmp_timeout_ns: 5 * S,
+            ..ShardConfig::new(16, 60 * S, 0)
+        });
+        let mut out = Vec::new();
+        let mut ping = udp(1, 0, 2, 0);
+        ping.proto = 1;
+        ping.icmp_type = 8;
+        ping.icmp_code = 3;
+        sh.update(&ping, 98, 0, &mut out);
+        sh.update(&udp(1, 1, 2, 2), 98, 0, &mut out);
+        sh.expire(5 * S, &mut out);
+        let e = ends(&out);
+        assert_eq!(e.len(), 1);
+        assert_eq!((e[0].proto, e[0].icmp_type, e[0].icmp_code), (1, 8, 3));
+        assert_eq!(
+            e[0].dir[0].tcp_mss, 0,
+            "the shared field reads as ICMP type/code only"
+        );
+        assert_eq!(sh.stats().flows_created_by_l4, [0, 1, 1]);
+        let d = ShardConfig::with_protocol_defaults(10, 0);
+        assert_eq!(d.icmp_timeout_ns, DEFAULT_ICMP_NS);
+        assert_eq!(d.tcp_timeout_ns, DEFAULT_TCP_NS);
+        assert_eq!(d.active_timeout_ns, DEFAULT_ACTIVE_NS);
+    }
+
+    #[test]
+    fn active_timeout_splits_into_segments_keeping_orientation() {
+        let mut sh = Shard::new(ShardConfig {
+            active_timeout_ns: 60 * S,
+            ..ShardConfig::new(16, 30 * S, 0)
+        });
+        let mut out = Vec::new();
+        let t0 = 1000 * S;
+        // 150 s of traffic, one packet per 10 s alternating direction, plus a short flow.
+        sh.update(&udp(9, 9, 8, 8), 64, t0, &mut out);
+        for i in 0..16u64 {
+            let p = if i % 2 == 0 {
+                udp(1, 1000, 2, 53)
+            } else {
+                udp(2, 53, 1, 1000)
+            };
+            sh.expire(t0 + i * 10 * S, &mut out);
+            sh.update(&p, 100, t0 + i * 10 * S, &mut out);
+        }
+        sh.flush(EndReason::Shutdown, &mut out);
+        let e: Vec<_> = ends(&out)
+            .into_iter()
+            .filter(|r| r.init_port == 1000)
+            .collect();
+        assert_eq!(e.len(), 3);
+        assert_eq!(
+            e.iter().map(|r| r.reason).collect::<Vec<_>>(),
+            vec![EndReason::Active, EndReason::Active, EndReason::Shutdown]
+        );
+        assert_eq!(
+            e.iter().map(|r| r.segment).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
+        // Split at 60 s and 120 s: packets at 0..50, 60..110, 120..150 s.
+        assert_eq!(
+            e.iter().map(|r| r.total_packets()).collect::<Vec<_>>(),
+            vec![6, 6, 4]
+        );
+        for r in &e {
+            assert_eq!(r.flow_id, e[0].flow_id);
+            // Orientation kept: the responder's packets stay in dir[1] in every segment.
+            assert_eq!(r.init_port, 1000);
+            assert_eq!(r.dir[0].packets, r.dir[1].packets);
+        }
+        assert_eq!(e[1].first_ms, (t0 + 60 * S) / 1_000_000);
+        assert_eq!(e[2].last_ms, (t0 + 150 * S) / 1_000_000);
+        // The short flow expired idle before any split.
+        let short: Vec<_> = ends(&out)
+            .into_iter()
+            .filter(|r| r.init_port == 9)
+            .collect();
+        assert_eq!(short.len(), 1);
+        assert_eq!(short[0].reason, EndReason::Expired);
+        // Every segment is one end record and one created flow.
+        let st = sh.stats();
+        assert_eq!(st.flows_created, 4);
+        assert_eq!(st.ended(EndReason::Active), 2);
+        assert_eq!(st.records[RecordKind::End as usize], 4);
+        assert_eq!(st.records[RecordKind::Start as usize], 2);
+        assert_eq!(sh.len(), 0);
+    }
+
+    #[test]
+    fn active_split_keeps_initiator_when_responder_speaks_first() {
+        let mut sh = Shard::new(ShardConfig {
+            active_timeout_ns: 10 * S,
+            ..ShardConfig::new(16, 0, 0)
+        });
+        let mut out = Vec::new();
+        sh.update(&tcp(1, 1000, 2, 80, TCP_SYN, 0, 0), 60, 0, &mut out);
+        sh.update(
+            &tcp(2, 80, 1, 1000, TCP_SYN | TCP_ACK, 0, 0),
+            60,
+            S,
+            &mut out,
+        );
+        // After the split, the responder's packet comes first.
+        sh.update(&tcp(2, 80, 1, 1000, TCP_ACK, 1, 100), 160, 12 * S, &mut out);
+        // A silent continuation produces no record: split at 20 s, then nothing until the flush.
+        sh.expire(25 * S, &mut out);
+        sh.flush(EndReason::Shutdown, &mut out);
+        let e = ends(&out);
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].segment, e[0].reason), (0, EndReason::Active));
+        assert_eq!((e[1].segment, e[1].reason), (1, EndReason::Active));
+        assert_eq!(e[1].init_port, 1000);
+        assert_eq!(e[1].dir[0].packets, 0);
+        assert_eq!(e[1].dir[1].packets, 1);
+        assert_eq!(e[1].dir[1].bytes, 160);
+        assert_eq!(e[1].first_ms, 12_000);
+        assert_eq!(
+            e[1].tcp_seq_errors, 0,
+            "sequence tracking continues across segments"
+        );
+        assert_eq!(sh.stats().flows_created, 2);
+        assert_eq!(sh.len(), 0);
+    }
+
+    #[test]
+    fn active_and_stats_deltas_sum_per_segment() {
+        let mut sh = Shard::new(ShardConfig {
+            active_timeout_ns: 40 * S,
+            ..ShardConfig::new(16, 0, 15 * S)
+        });
+        let mut out = Vec::new();
+        for i in 0..100u64 {
+            sh.expire(i * S, &mut out);
+            sh.update(&udp(1, 1, 2, 2), 100, i * S, &mut out);
+        }
+        sh.flush(EndReason::Shutdown, &mut out);
+        let mut total = 0;
+        let mut seg_delta = 0;
+        for r in out.iter().filter(|r| r.kind != RecordKind::Start) {
+            seg_delta += r.dir[0].delta_packets;
+            if r.kind == RecordKind::End {
+                assert_eq!(
+                    seg_delta, r.dir[0].packets,
+                    "deltas sum to the segment total"
+                );
+                total += r.dir[0].packets;
+                seg_delta = 0;
+            }
+        }
+        assert_eq!(total, 100);
+        assert_eq!(ends(&out).len(), 3);
+    }
+
+    #[test]
+    fn flow_outliving_the_offset_range_is_split_and_rebased() {
+        let mut sh = shard(16, 0, 0);
+        let mut out = Vec::new();
+        let day = 86_400 * S;
+        let t0 = 1_600_000_000 * S + 7 * MS;
+        sh.update(&udp(1, 1, 2, 2), 100, t0, &mut out);
+        sh.update(&udp(2, 2, 1, 1), 100, t0 + day, &mut out);
+        // 60 days later: beyond the 49.7-day range of u32 ms offsets.
+        sh.update(&udp(2, 2, 1, 1), 100, t0 + 60 * day, &mut out);
+        sh.update(&udp(1, 1, 2, 2), 100, t0 + 61 * day, &mut out);
+        sh.flush(EndReason::Shutdown, &mut out);
+        let e = ends(&out);
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].reason, e[0].segment), (EndReason::Active, 0));
+        assert_eq!(e[0].total_packets(), 2);
+        assert_eq!(e[0].last_ms, (t0 + day) / MS);
+        assert_eq!((e[1].reason, e[1].segment), (EndReason::Shutdown, 1));
+        assert_eq!(e[1].init_port, 1, "orientation kept");
+        assert_eq!(e[1].dir[1].first_ms, (t0 + 60 * day) / MS);
+        assert_eq!(e[1].first_ms, (t0 + 60 * day) / MS);
+        assert_eq!(e[1].last_ms, (t0 + 61 * day) / MS);
+        assert_eq!(e[1].dir[0].packets, 1);
+        assert_eq!(sh.stats().flows_created, 2);
+        assert_eq!(sh.len(), 0);
     }
 }

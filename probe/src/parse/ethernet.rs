@@ -15,14 +15,34 @@ const ETH_HEADER_LEN: usize = 14;
 const VLAN_TAG_LEN: usize = 4;
 const VID_MASK: u16 = 0x0fff;
 
-/// Fill the MACs and outermost VID; return the ethertype after the tags and the L3 offset.
+/// Fill the MACs and outermost VID of the Ethernet header at `at`; return the ethertype after
+/// the tags and the L3 offset.
 #[inline]
-pub(super) fn parse(frame: &[u8], meta: &mut PacketMeta) -> Result<(u16, usize), ParseError> {
-    let hdr: &[u8; ETH_HEADER_LEN] = view(frame, 0)?;
+pub(super) fn parse(
+    frame: &[u8],
+    at: usize,
+    meta: &mut PacketMeta,
+) -> Result<(u16, usize), ParseError> {
+    let hdr: &[u8; ETH_HEADER_LEN] = view(frame, at)?;
     meta.dst_mac.copy_from_slice(&hdr[0..6]);
     meta.src_mac.copy_from_slice(&hdr[6..12]);
-    let mut ethertype = u16::from_be_bytes([hdr[12], hdr[13]]);
-    let mut off = ETH_HEADER_LEN;
+    tags(
+        frame,
+        u16::from_be_bytes([hdr[12], hdr[13]]),
+        at + ETH_HEADER_LEN,
+        meta,
+    )
+}
+
+/// Walk the VLAN tags that start at `off` when `ethertype` is a TPID (also used behind Linux
+/// SLL, whose protocol field may be a TPID); the outermost VID goes to `meta.vlan`.
+#[inline]
+pub(super) fn tags(
+    frame: &[u8],
+    mut ethertype: u16,
+    mut off: usize,
+    meta: &mut PacketMeta,
+) -> Result<(u16, usize), ParseError> {
     let mut tags = 0;
     while matches!(ethertype, TPID_8021Q | TPID_8021AD | TPID_QINQ_LEGACY) {
         if tags == MAX_VLAN_TAGS {

@@ -26,15 +26,24 @@ pub(super) fn parse(frame: &[u8], l3: usize, meta: &mut PacketMeta) -> Result<()
     if frame.len() < l3 + header_len {
         return fail(ParseError::Truncated);
     }
-    let total_len = u16::from_be_bytes([hdr[2], hdr[3]]);
+    let mut total_len = u16::from_be_bytes([hdr[2], hdr[3]]);
+    if total_len == 0 {
+        // Captured before TCP segmentation offload: the NIC fills the length in later. Take
+        // what was captured, as Wireshark and nDPI do.
+        total_len = u16::try_from(frame.len() - l3).unwrap_or(u16::MAX);
+    }
     if usize::from(total_len) < header_len {
         return fail(ParseError::BadTotalLen);
     }
     let frag = u16::from_be_bytes([hdr[6], hdr[7]]);
-    if frag & FRAGMENT_OFFSET_MASK != 0 {
-        return fail(ParseError::Fragment);
+    let frag_offset = frag & FRAGMENT_OFFSET_MASK;
+    meta.more_fragments = frag & FLAG_MORE_FRAGMENTS != 0;
+    meta.frag_offset = frag_offset;
+    if frag_offset != 0 || meta.more_fragments {
+        // Key of the fragment table; 0 for unfragmented packets so equal packets compare equal.
+        meta.ip_id = u32::from(u16::from_be_bytes([hdr[4], hdr[5]]));
     }
-    meta.first_fragment = frag & FLAG_MORE_FRAGMENTS != 0;
+    meta.first_fragment = meta.more_fragments && frag_offset == 0;
     meta.ip_version = 4;
     meta.dscp = hdr[1] >> 2;
     meta.ip_len = total_len;
@@ -42,6 +51,11 @@ pub(super) fn parse(frame: &[u8], l3: usize, meta: &mut PacketMeta) -> Result<()
     meta.src_ip[..4].copy_from_slice(&hdr[12..16]);
     meta.dst_ip[..4].copy_from_slice(&hdr[16..20]);
     meta.l3_offset = l3 as u16;
+    if frag_offset != 0 {
+        // A non-first fragment carries no transport header: the flow engine attributes it
+        // through its fragment table (addresses, protocol, ip_id).
+        return l4::fragment(l3 + header_len, hdr[9], meta);
+    }
     l4::parse(frame, l3 + header_len, hdr[9], meta)
 }
 
@@ -83,6 +97,10 @@ mod tests {
                 l4_offset: 34,
                 payload_offset: 42,
                 first_fragment: false, // DF alone is not fragmentation
+                // Port 53 with 12 payload bytes of 7s: read as a DNS header.
+                dns: true,
+                dns_id: 0x0707,
+                dns_flags: 0x0707,
                 ..PacketMeta::default()
             }
         );
@@ -131,13 +149,34 @@ mod tests {
     }
 
     #[test]
-    fn non_first_fragment_is_rejected() {
+    fn non_first_fragment_has_no_ports() {
         // Offset 185 (1480 bytes), MF set; then the last fragment, MF clear.
-        let body = [0u8; 40];
+        let body = [0xffu8; 40];
         let frame = eth(&[], 0x0800, &ipv4(17, 0x2000 | 185, &[], &body));
-        assert_eq!(parse_ethernet(&frame), Err(ParseError::Fragment));
-        let frame = eth(&[], 0x0800, &ipv4(17, 370, &[], &body));
-        assert_eq!(parse_ethernet(&frame), Err(ParseError::Fragment));
+        let m = parse_ethernet(&frame).unwrap();
+        assert_eq!(
+            (m.frag_offset, m.more_fragments, m.first_fragment),
+            (185, true, false)
+        );
+        assert_eq!(
+            (m.proto, m.src_port, m.dst_port, m.ip_id),
+            (17, 0, 0, 0x1234)
+        );
+        assert_eq!((m.l4_offset, m.payload_offset, m.ip_len), (34, 34, 60));
+        assert_eq!(m.src_ip[..4], V4_SRC);
+        let frame = eth(&[], 0x0800, &ipv4(6, 370, &[], &body));
+        let m = parse_ethernet(&frame).unwrap();
+        assert_eq!(
+            (m.frag_offset, m.more_fragments, m.first_fragment),
+            (370, false, false)
+        );
+        assert_eq!(
+            (m.proto, m.src_port, m.tcp_flags, m.ip_id),
+            (6, 0, 0, 0x1234)
+        );
+        // Unfragmented (DF): no id, no fragment fields.
+        let m = parse_ethernet(&eth(&[], 0x0800, &ipv4(17, 0x4000, &[], &udp(1, 2, &[])))).unwrap();
+        assert_eq!((m.ip_id, m.frag_offset, m.more_fragments), (0, 0, false));
     }
 
     #[test]
@@ -146,6 +185,10 @@ mod tests {
         let frame = eth(&[], 0x0800, &ipv4(6, 0x2000, &[], &seg));
         let m = parse_ethernet(&frame).unwrap();
         assert!(m.first_fragment);
+        assert_eq!(
+            (m.more_fragments, m.frag_offset, m.ip_id),
+            (true, 0, 0x1234)
+        );
         assert_eq!((m.src_port, m.dst_port, m.tcp_flags), (5555, 443, 0x18));
         assert_eq!(m.payload_offset, 54);
         let udp_frag = eth(&[], 0x0800, &ipv4(17, 0x2000, &[], &udp(9, 10, &[0; 64])));

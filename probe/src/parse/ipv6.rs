@@ -50,10 +50,14 @@ pub(super) fn parse(frame: &[u8], l3: usize, meta: &mut PacketMeta) -> Result<()
             FRAGMENT => {
                 let frag: &[u8; FRAGMENT_HEADER_LEN] = view(frame, off)?;
                 let field = u16::from_be_bytes([frag[2], frag[3]]);
-                if field >> 3 != 0 {
-                    return fail(ParseError::Fragment);
+                meta.frag_offset = field >> 3;
+                meta.more_fragments = field & FRAGMENT_MORE != 0;
+                meta.ip_id = u32::from_be_bytes([frag[4], frag[5], frag[6], frag[7]]);
+                if meta.frag_offset != 0 {
+                    // No transport header follows: keyed by the fragment table (see ipv4).
+                    return l4::fragment(off + FRAGMENT_HEADER_LEN, frag[0], meta);
                 }
-                meta.first_fragment |= field & FRAGMENT_MORE != 0;
+                meta.first_fragment = meta.more_fragments;
                 FRAGMENT_HEADER_LEN
             }
             AUTH => (usize::from(ext[1]) + 2) * 4,
@@ -114,6 +118,8 @@ mod tests {
                 l4_offset: 54,
                 payload_offset: 78,
                 first_fragment: false,
+                // SYN|ACK with the MSS option.
+                tcp_mss: 1460,
                 ..Default::default()
             }
         );
@@ -161,16 +167,24 @@ mod tests {
     }
 
     #[test]
-    fn non_first_fragment_is_rejected() {
+    fn non_first_fragment_has_no_ports() {
         let rest = cat(&[&ext_fragment(6, 181, true), &[0u8; 32]]);
         let frame = eth(&[], 0x86dd, &ipv6(44, &rest));
-        assert_eq!(parse_ethernet(&frame), Err(ParseError::Fragment));
+        let m = parse_ethernet(&frame).unwrap();
+        assert_eq!(
+            (m.frag_offset, m.more_fragments, m.first_fragment),
+            (181, true, false)
+        );
+        assert_eq!(
+            (m.proto, m.src_port, m.tcp_flags, m.ip_id),
+            (6, 0, 0, 0xdead_beef)
+        );
+        assert_eq!((m.l4_offset, m.payload_offset), (62, 62));
         // Last fragment (M clear) behind a hop-by-hop header.
         let rest = cat(&[&ext_generic(44, 0), &ext_fragment(17, 1, false), &[0u8; 8]]);
-        assert_eq!(
-            parse_ethernet(&eth(&[], 0x86dd, &ipv6(0, &rest))),
-            Err(ParseError::Fragment)
-        );
+        let m = parse_ethernet(&eth(&[], 0x86dd, &ipv6(0, &rest))).unwrap();
+        assert_eq!((m.frag_offset, m.more_fragments, m.proto), (1, false, 17));
+        assert_eq!((m.l4_offset, m.src_port, m.ip_id), (70, 0, 0xdead_beef));
     }
 
     #[test]

@@ -11,6 +11,14 @@ const UDP: u8 = 17;
 const ICMPV6: u8 = 58;
 
 const TCP_MIN_HEADER_LEN: usize = 20;
+const TCP_SYN: u8 = 0x02;
+const TCP_OPT_END: u8 = 0;
+const TCP_OPT_NOP: u8 = 1;
+const TCP_OPT_MSS: u8 = 2;
+const TCP_OPT_WSCALE: u8 = 3;
+const DNS_PORT: u16 = 53;
+const ICMP_HEADER_LEN: usize = 8;
+const DNS_HEADER_LEN: usize = 12;
 const UDP_HEADER_LEN: usize = 8;
 
 /// Fill `proto`, the offsets and the transport fields for the header at `l4`.
@@ -40,12 +48,26 @@ pub(super) fn parse(
             meta.tcp_ack = u32::from_be_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]);
             meta.tcp_flags = hdr[13];
             meta.tcp_window = u16::from_be_bytes([hdr[14], hdr[15]]);
+            if hdr[13] & TCP_SYN != 0 && header_len > TCP_MIN_HEADER_LEN {
+                tcp_options(&frame[l4 + TCP_MIN_HEADER_LEN..l4 + header_len], meta);
+            }
             l4 + header_len
         }
         UDP => {
             let hdr: &[u8; UDP_HEADER_LEN] = view(frame, l4)?;
             meta.src_port = u16::from_be_bytes([hdr[0], hdr[1]]);
             meta.dst_port = u16::from_be_bytes([hdr[2], hdr[3]]);
+            if meta.src_port == DNS_PORT || meta.dst_port == DNS_PORT {
+                if let Ok(dns) = view::<4>(frame, l4 + UDP_HEADER_LEN) {
+                    // Only when the whole 12-byte header was captured, so a cut datagram is
+                    // not mistaken for a DNS message.
+                    if frame.len() >= l4 + UDP_HEADER_LEN + DNS_HEADER_LEN {
+                        meta.dns = true;
+                        meta.dns_id = u16::from_be_bytes([dns[0], dns[1]]);
+                        meta.dns_flags = u16::from_be_bytes([dns[2], dns[3]]);
+                    }
+                }
+            }
             l4 + UDP_HEADER_LEN
         }
         // The type/code pair is what a flow keys on; the rest of the message is payload.
@@ -53,12 +75,92 @@ pub(super) fn parse(
             let hdr: &[u8; 2] = view(frame, l4)?;
             meta.icmp_type = hdr[0];
             meta.icmp_code = hdr[1];
+            let error = match proto {
+                ICMP => matches!(hdr[0], 3 | 4 | 5 | 11 | 12),
+                _ => matches!(hdr[0], 1..=4),
+            };
+            if error {
+                icmp_quote(frame, l4 + ICMP_HEADER_LEN, proto == ICMP, meta);
+            }
             l4
         }
         _ => l4,
     };
     meta.payload_offset = payload as u16;
     Ok(())
+}
+
+/// A non-first fragment: the protocol is known, the transport header is in another fragment.
+#[inline]
+pub(super) fn fragment(l4: usize, proto: u8, meta: &mut PacketMeta) -> Result<(), ParseError> {
+    meta.proto = proto;
+    meta.l4_offset = l4 as u16;
+    meta.payload_offset = l4 as u16;
+    Ok(())
+}
+
+/// The quoted header of an ICMP error at `off`: best effort, since the quote is often cut (RFC
+/// 792 only promises 8 bytes past the IP header) and a missing quote does not make the ICMP
+/// packet itself unattributable. Only the fixed IPv6 header is read (no extension walk).
+fn icmp_quote(frame: &[u8], off: usize, v4: bool, meta: &mut PacketMeta) {
+    let (proto, l4) = if v4 {
+        let Ok(ip) = view::<20>(frame, off) else {
+            return;
+        };
+        if ip[0] >> 4 != 4 || ip[0] & 0x0f < 5 {
+            return;
+        }
+        meta.icmp_inner_src_ip[..4].copy_from_slice(&ip[12..16]);
+        meta.icmp_inner_dst_ip[..4].copy_from_slice(&ip[16..20]);
+        // A quoted non-first fragment has no ports.
+        let frag_offset = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff;
+        let l4 = off + usize::from(ip[0] & 0x0f) * 4;
+        (ip[9], (frag_offset == 0).then_some(l4))
+    } else {
+        let Ok(ip) = view::<40>(frame, off) else {
+            return;
+        };
+        if ip[0] >> 4 != 6 {
+            return;
+        }
+        meta.icmp_inner_src_ip.copy_from_slice(&ip[8..24]);
+        meta.icmp_inner_dst_ip.copy_from_slice(&ip[24..40]);
+        (ip[6], Some(off + 40))
+    };
+    meta.icmp_inner_proto = proto;
+    if let (TCP | UDP, Some(l4)) = (proto, l4) {
+        if let Ok(ports) = view::<4>(frame, l4) {
+            meta.icmp_inner_src_port = u16::from_be_bytes([ports[0], ports[1]]);
+            meta.icmp_inner_dst_port = u16::from_be_bytes([ports[2], ports[3]]);
+        }
+    }
+}
+
+/// MSS and window scale from the options of a SYN (the only segment that may carry them). The
+/// walk is bounded by the 40 option bytes; a malformed option ends it without error, since the
+/// segment itself is still attributable.
+fn tcp_options(mut opts: &[u8], meta: &mut PacketMeta) {
+    while let Some((&kind, rest)) = opts.split_first() {
+        match kind {
+            TCP_OPT_END => return,
+            TCP_OPT_NOP => {
+                opts = rest;
+                continue;
+            }
+            _ => {}
+        }
+        let Some(&len) = rest.first() else { return };
+        let len = usize::from(len);
+        if len < 2 || len > opts.len() {
+            return;
+        }
+        match (kind, len) {
+            (TCP_OPT_MSS, 4) => meta.tcp_mss = u16::from_be_bytes([opts[2], opts[3]]),
+            (TCP_OPT_WSCALE, 3) => meta.tcp_wscale = Some(opts[2]),
+            _ => {}
+        }
+        opts = &opts[len..];
+    }
 }
 
 #[cfg(test)]
@@ -85,6 +187,81 @@ mod tests {
             (7, 8, 0x11, 300)
         );
         assert_eq!((m.l4_offset, m.payload_offset), (10, 10 + 32));
+    }
+
+    #[test]
+    fn syn_options_mss_and_wscale() {
+        // MSS 1460, SACK permitted, timestamps, NOP, window scale 7.
+        let opts = [
+            2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7,
+        ];
+        let m = run(&tcp(1, 2, 3, 0, 0x02, 5, &opts, &[]), 6).unwrap();
+        assert_eq!((m.tcp_mss, m.tcp_wscale), (1460, Some(7)));
+        // Not a SYN: options ignored.
+        let m = run(&tcp(1, 2, 3, 0, 0x10, 5, &opts, &[]), 6).unwrap();
+        assert_eq!((m.tcp_mss, m.tcp_wscale), (0, None));
+        // Malformed lengths (0, past the end) stop the walk without an error.
+        for bad in [[2, 0, 5, 0xb4], [3, 9, 7, 0], [3, 1, 7, 0], [1, 1, 1, 2]] {
+            let m = run(&tcp(1, 2, 3, 0, 0x12, 5, &bad, &[]), 6).unwrap();
+            assert_eq!((m.tcp_mss, m.tcp_wscale), (0, None), "{bad:?}");
+        }
+        // End of list stops before a later MSS.
+        let m = run(
+            &tcp(1, 2, 3, 0, 0x02, 5, &[0, 2, 4, 5, 0xb4, 0, 0, 0], &[]),
+            6,
+        )
+        .unwrap();
+        assert_eq!(m.tcp_mss, 0);
+    }
+
+    #[test]
+    fn icmp_errors_quote_the_offending_header() {
+        // Port unreachable quoting UDP 5353 -> 9999 from 192.168.1.2 to 10.0.0.1.
+        let mut quote = ipv4(17, 0, &[], &udp(5353, 9999, &[]));
+        quote[12..20].copy_from_slice(&[192, 168, 1, 2, 10, 0, 0, 1]);
+        let m = run(&icmp(3, 3, [0; 4], &quote), 1).unwrap();
+        assert_eq!((m.icmp_type, m.icmp_code, m.payload_offset), (3, 3, 10));
+        assert_eq!(m.icmp_inner_proto, 17);
+        assert_eq!(m.icmp_inner_src_ip[..4], [192, 168, 1, 2]);
+        assert_eq!(m.icmp_inner_dst_ip[..4], [10, 0, 0, 1]);
+        assert_eq!((m.icmp_inner_src_port, m.icmp_inner_dst_port), (5353, 9999));
+        // Quote cut after the IP header: addresses only.
+        let m = run(&icmp(11, 0, [0; 4], &quote[..22]), 1).unwrap();
+        assert_eq!((m.icmp_inner_proto, m.icmp_inner_src_port), (17, 0));
+        assert_eq!(m.icmp_inner_src_ip[..4], [192, 168, 1, 2]);
+        // Quote cut inside the IP header, or not IP: nothing, and still Ok.
+        let m = run(&icmp(3, 1, [0; 4], &quote[..19]), 1).unwrap();
+        assert_eq!((m.icmp_inner_proto, m.icmp_inner_src_ip), (0, [0; 16]));
+        // Echo reply is not an error: its body is not read.
+        let m = run(&icmp(0, 0, [0; 4], &quote), 1).unwrap();
+        assert_eq!(m.icmp_inner_proto, 0);
+        // ICMPv6 packet too big quoting TCP 443 -> 50000.
+        let q6 = ipv6(6, &tcp(443, 50000, 1, 2, 0x10, 5, &[], &[]));
+        let m = run(&icmp(2, 0, [0, 0, 5, 0], &q6), 58).unwrap();
+        assert_eq!(m.icmp_inner_proto, 6);
+        assert_eq!((m.icmp_inner_src_ip, m.icmp_inner_dst_ip), (V6_SRC, V6_DST));
+        assert_eq!((m.icmp_inner_src_port, m.icmp_inner_dst_port), (443, 50000));
+        // ICMPv6 echo request (128) is not an error.
+        assert_eq!(
+            run(&icmp(128, 0, [0; 4], &q6), 58)
+                .unwrap()
+                .icmp_inner_proto,
+            0
+        );
+    }
+
+    #[test]
+    fn dns_header() {
+        let q = [0xab, 0xcd, 0x01, 0x20, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w'];
+        let m = run(&udp(40000, 53, &q), 17).unwrap();
+        assert_eq!((m.dns, m.dns_id, m.dns_flags), (true, 0xabcd, 0x0120));
+        let m = run(&udp(53, 40000, &q[..12]), 17).unwrap();
+        assert_eq!((m.dns, m.dns_id), (true, 0xabcd));
+        // 11 bytes captured: not enough for the header.
+        let m = run(&udp(53, 40000, &q[..11]), 17).unwrap();
+        assert_eq!((m.dns, m.dns_id, m.dns_flags), (false, 0, 0));
+        let m = run(&udp(5353, 5353, &q), 17).unwrap();
+        assert!(!m.dns);
     }
 
     #[test]

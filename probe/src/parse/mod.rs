@@ -1,5 +1,9 @@
 //! Packet parser: checked views over `&[u8]` producing a compact `Copy` [`PacketMeta`].
 //!
+//! [`parse_frame`] is the entry point: pcap link type (Ethernet, Linux SLL/SLL2, raw IP, BSD
+//! loopback, PPP, Cisco HDLC, PPI), then VLAN tags / MPLS / PPPoE, IPv4 or IPv6, the transport
+//! header, and with `decap` the tunnels inside (see `tunnel.rs`), each level bounded.
+//!
 //! Pure and allocation-free. Every rejection is a [`ParseError`] that the worker counts by reason;
 //! nothing is logged per packet.
 //!
@@ -12,16 +16,26 @@ mod ethernet;
 mod ipv4;
 mod ipv6;
 mod l4;
+mod link;
 #[cfg(test)]
 mod testutil;
+mod tunnel;
+
+use link::L3;
 
 /// VLAN tags walked before giving up with [`ParseError::VlanDepth`].
 pub const MAX_VLAN_TAGS: usize = 4;
 /// IPv6 extension headers walked before giving up with [`ParseError::ExtHeaderDepth`].
 pub const MAX_IPV6_EXT_HEADERS: usize = 8;
+/// MPLS labels walked before giving up with [`ParseError::MplsDepth`].
+pub const MAX_MPLS_LABELS: usize = 8;
+/// Nested tunnels unwrapped before giving up with [`ParseError::TunnelDepth`] (GRE in GTP-U in
+/// VXLAN is already exotic; a loop of IP-in-IP is an attack).
+pub const MAX_TUNNEL_DEPTH: usize = 3;
 
-// Offsets are stored as u16. The deepest header stack (tags, IPv6 + largest ext headers, TCP with
-// options) stays far below that, so the `as u16` casts in the submodules cannot truncate.
+// Offsets are stored as u16. The deepest header stack of one level (tags, IPv6 + largest ext
+// headers, TCP with options) stays far below that; across nested tunnels `parse_frame` caps the
+// frame it looks at to u16::MAX bytes, so the `as u16` casts in the submodules cannot truncate.
 const _: () =
     assert!(14 + 4 * MAX_VLAN_TAGS + 40 + MAX_IPV6_EXT_HEADERS * 256 * 8 + 60 <= u16::MAX as usize);
 
@@ -89,6 +103,15 @@ pub struct PacketMeta {
     pub outer_ip_version: u8,
     pub outer_src_ip: [u8; 16],
     pub outer_dst_ip: [u8; 16],
+    /// ICMP errors (v4 types 3, 4, 5, 11, 12; v6 types 1-4) quote the header of the packet that
+    /// caused them: its protocol (0 when no quote could be read), addresses (same IP version as
+    /// the ICMP packet) and TCP/UDP ports, so the flow engine can charge the error to the
+    /// offending flow. The ICMP packet itself stays the flow key.
+    pub icmp_inner_proto: u8,
+    pub icmp_inner_src_ip: [u8; 16],
+    pub icmp_inner_dst_ip: [u8; 16],
+    pub icmp_inner_src_port: u16,
+    pub icmp_inner_dst_port: u16,
 }
 
 /// Encapsulations the parser unwraps to key on the inner flow.
@@ -105,6 +128,10 @@ pub enum Tunnel {
     /// IP-in-IP, 6in4, 4in6, 6in6.
     IpInIp,
     Pptp,
+    /// CAPWAP data channel (UDP 5247).
+    Capwap,
+    /// TaZmen Sniffer Protocol (UDP 37008), remote capture.
+    Tzsp,
 }
 
 /// Why a frame was not attributed to a flow. Small and `Copy`: counted per reason, never logged.
@@ -125,12 +152,19 @@ pub enum ParseError {
     VlanDepth,
     /// More IPv6 extension headers than the parser walks.
     ExtHeaderDepth,
-    /// Non-first IP fragment: no transport header to key on.
+    /// Non-first IP fragment the flow engine could not attribute (counted by the flow engine;
+    /// the parser returns such fragments as `Ok` with `frag_offset != 0`).
     Fragment,
+    /// A pcap link type the parser does not know.
+    UnsupportedLinkType,
+    /// More MPLS labels than the parser walks.
+    MplsDepth,
+    /// More nested tunnels than the parser unwraps.
+    TunnelDepth,
 }
 
 impl ParseError {
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 11;
     pub const ALL: [ParseError; Self::COUNT] = [
         ParseError::Truncated,
         ParseError::NotIp,
@@ -140,6 +174,9 @@ impl ParseError {
         ParseError::VlanDepth,
         ParseError::ExtHeaderDepth,
         ParseError::Fragment,
+        ParseError::UnsupportedLinkType,
+        ParseError::MplsDepth,
+        ParseError::TunnelDepth,
     ];
     /// Stable snake_case name used in summaries and metric labels.
     pub fn name(self) -> &'static str {
@@ -152,35 +189,112 @@ impl ParseError {
             ParseError::VlanDepth => "vlan_depth",
             ParseError::ExtHeaderDepth => "ext_header_depth",
             ParseError::Fragment => "fragment",
+            ParseError::UnsupportedLinkType => "unsupported_link_type",
+            ParseError::MplsDepth => "mpls_depth",
+            ParseError::TunnelDepth => "tunnel_depth",
         }
     }
 }
 
-/// Parse an Ethernet II frame (with up to [`MAX_VLAN_TAGS`] 802.1Q/802.1ad tags).
+/// Parse a captured frame of pcap link type `linktype` (`LINKTYPE_*` values: Ethernet 1, Linux
+/// SLL 113 / SLL2 276, raw IP 101 / 12 / 14 / 228 / 229, BSD NULL 0 and LOOP 108, PPP 9,
+/// PPP-in-HDLC 50, Cisco HDLC 104).
+///
+/// With `decap`, tunnels (GRE, ERSPAN, PPTP, VXLAN, Geneve, GTP-U, CAPWAP, TZSP, IP-in-IP) are
+/// unwrapped up to [`MAX_TUNNEL_DEPTH`] levels: the result describes the inner flow, the
+/// outermost tunnel is in `tunnel`/`tunnel_id`/`outer_*`, and the offsets point into the inner
+/// packet. Without it the outer packet is the flow.
 #[inline]
-pub fn parse_ethernet(frame: &[u8]) -> Result<PacketMeta, ParseError> {
+pub fn parse_frame(linktype: u32, frame: &[u8], decap: bool) -> Result<PacketMeta, ParseError> {
+    // Headers are never this deep in a real frame; the cap keeps every offset within u16 (a
+    // header crossing it reads as truncated), and the payload beyond is never read anyway.
+    let frame = &frame[..frame.len().min(usize::from(u16::MAX))];
     let mut meta = PacketMeta::default();
-    let (ethertype, l3) = ethernet::parse(frame, &mut meta)?;
-    match ethertype {
-        ethernet::ETHERTYPE_IPV4 => ipv4::parse(frame, l3, &mut meta)?,
-        ethernet::ETHERTYPE_IPV6 => ipv6::parse(frame, l3, &mut meta)?,
-        _ => return fail(ParseError::NotIp),
-    }
+    let (l3, off) = link::parse(linktype, frame, &mut meta)?;
+    parse_network(frame, l3, off, decap, &mut meta)?;
     Ok(meta)
 }
 
+/// Parse an Ethernet II frame (with up to [`MAX_VLAN_TAGS`] 802.1Q/802.1ad tags, MPLS, PPPoE),
+/// without unwrapping tunnels.
+#[inline]
+pub fn parse_ethernet(frame: &[u8]) -> Result<PacketMeta, ParseError> {
+    parse_frame(link::LINKTYPE_ETHERNET, frame, false)
+}
+
 /// Parse a packet that starts at the IP header (raw-IP link types): the version nibble picks
-/// IPv4 or IPv6; MACs and `vlan` stay 0.
+/// IPv4 or IPv6; MACs and `vlan` stay 0. Tunnels are not unwrapped.
 #[inline]
 pub fn parse_ip(packet: &[u8]) -> Result<PacketMeta, ParseError> {
-    let mut meta = PacketMeta::default();
-    match packet.first() {
-        Some(b) if b >> 4 == 4 => ipv4::parse(packet, 0, &mut meta)?,
-        Some(b) if b >> 4 == 6 => ipv6::parse(packet, 0, &mut meta)?,
-        Some(_) => return fail(ParseError::BadIpVersion),
-        None => return fail(ParseError::Truncated),
+    parse_frame(link::LINKTYPE_RAW, packet, false)
+}
+
+/// The IP layer and, with `decap`, every tunnel inside it (a loop, not recursion, so the depth
+/// bound is explicit).
+#[inline]
+fn parse_network(
+    frame: &[u8],
+    mut l3: L3,
+    mut off: usize,
+    decap: bool,
+    meta: &mut PacketMeta,
+) -> Result<(), ParseError> {
+    let mut depth = 0;
+    loop {
+        match l3 {
+            L3::V4 => ipv4::parse(frame, off, meta)?,
+            L3::V6 => ipv6::parse(frame, off, meta)?,
+            L3::ByNibble => match frame.get(off) {
+                Some(b) if b >> 4 == 4 => ipv4::parse(frame, off, meta)?,
+                Some(b) if b >> 4 == 6 => ipv6::parse(frame, off, meta)?,
+                Some(_) => return fail(ParseError::BadIpVersion),
+                None => return fail(ParseError::Truncated),
+            },
+        }
+        if !decap {
+            return Ok(());
+        }
+        let Some(t) = tunnel::detect(frame, meta) else {
+            return Ok(());
+        };
+        if depth == MAX_TUNNEL_DEPTH {
+            return fail(ParseError::TunnelDepth);
+        }
+        depth += 1;
+        // The outermost tunnel names the flow's transport; inner L2 does not replace the
+        // capture's MACs, but an inner VLAN tag is the one that separates the inner flows.
+        let outer = *meta;
+        *meta = PacketMeta {
+            src_mac: outer.src_mac,
+            dst_mac: outer.dst_mac,
+            vlan: outer.vlan,
+            tunnel: outer.tunnel,
+            tunnel_id: outer.tunnel_id,
+            outer_ip_version: outer.outer_ip_version,
+            outer_src_ip: outer.outer_src_ip,
+            outer_dst_ip: outer.outer_dst_ip,
+            ..PacketMeta::default()
+        };
+        if outer.tunnel == Tunnel::None {
+            meta.tunnel = t.kind;
+            meta.tunnel_id = t.id;
+            meta.outer_ip_version = outer.ip_version;
+            meta.outer_src_ip = outer.src_ip;
+            meta.outer_dst_ip = outer.dst_ip;
+        }
+        (l3, off) = match t.inner {
+            tunnel::Inner::Ip(l3) => (l3, t.off),
+            tunnel::Inner::Ethertype(et) => link::ethertype(frame, et, t.off)?,
+            tunnel::Inner::Ethernet => {
+                let mut inner = PacketMeta::default();
+                let (et, off) = ethernet::parse(frame, t.off, &mut inner)?;
+                if inner.vlan != 0 {
+                    meta.vlan = inner.vlan;
+                }
+                link::ethertype(frame, et, off)?
+            }
+        };
     }
-    Ok(meta)
 }
 
 /// The single length check of a header: `N` bytes at `off` as a fixed-size array, so the reads
@@ -306,6 +420,38 @@ mod tests {
     }
 
     #[test]
+    fn frames_beyond_u16_parse_on_their_first_64k() {
+        let mut big = TCP_V4.to_vec();
+        big.resize(70_000, 0xaa);
+        assert_eq!(parse_ethernet(&big), Ok(tcp_v4_meta()));
+        // Headers that only end past 64 KiB (four IPv6 levels of 8 × 2 KiB hop-by-hop options,
+        // IPv6-in-IPv6) read as cut instead of wrapping the u16 offsets.
+        let level = |last: u8, inner: &[u8]| {
+            let chain: Vec<u8> = (0..MAX_IPV6_EXT_HEADERS)
+                .flat_map(|i| {
+                    ext_generic(
+                        if i + 1 == MAX_IPV6_EXT_HEADERS {
+                            last
+                        } else {
+                            0
+                        },
+                        255,
+                    )
+                })
+                .collect();
+            ipv6(0, &cat(&[&chain, inner]))
+        };
+        let mut p = level(59, &[]);
+        for _ in 0..3 {
+            p = level(41, &p);
+        }
+        assert!(p.len() > 65_535);
+        let outer = parse_frame(101, &p, false).unwrap();
+        assert_eq!(outer.l4_offset as usize, 40 + MAX_IPV6_EXT_HEADERS * 2048);
+        assert_eq!(parse_frame(101, &p, true), Err(ParseError::Truncated));
+    }
+
+    #[test]
     fn parse_ip_rejects_empty_and_unknown_version() {
         assert_eq!(parse_ip(&[]), Err(ParseError::Truncated));
         assert_eq!(parse_ip(&[0x00; 40]), Err(ParseError::BadIpVersion));
@@ -330,7 +476,10 @@ mod tests {
                 "bad_total_len",
                 "vlan_depth",
                 "ext_header_depth",
-                "fragment"
+                "fragment",
+                "unsupported_link_type",
+                "mpls_depth",
+                "tunnel_depth"
             ]
         );
     }
@@ -478,7 +627,6 @@ mod tests {
             ParseError::BadIpVersion,
             ParseError::BadHeaderLen,
             ParseError::BadTotalLen,
-            ParseError::Fragment,
         ] {
             assert!(
                 seen[e as usize] > 100,
@@ -487,5 +635,97 @@ mod tests {
                 seen[e as usize]
             );
         }
+    }
+
+    #[test]
+    fn random_tunnels_and_link_types_never_panic() {
+        let inner = ipv4(6, 0, &[], &tcp(1, 2, 3, 4, 0x02, 5, &[2, 4, 5, 0xb4], &[]));
+        let gre = cat(&[&[0x30, 0, 0x08, 0], &[0, 0, 0, 9, 0, 0, 0, 1], &inner]);
+        let seeds: Vec<Vec<u8>> = vec![
+            eth(
+                &[],
+                0x0800,
+                &ipv4(
+                    17,
+                    0,
+                    &[],
+                    &udp(
+                        9,
+                        4789,
+                        &cat(&[&[8, 0, 0, 0, 0, 0, 1, 0], &eth(&[], 0x0800, &inner)]),
+                    ),
+                ),
+            ),
+            eth(
+                &[],
+                0x0800,
+                &ipv4(
+                    17,
+                    0,
+                    &[],
+                    &udp(
+                        2152,
+                        2152,
+                        &cat(&[
+                            &[0x34, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x85, 1, 0, 0, 0],
+                            &inner,
+                        ]),
+                    ),
+                ),
+            ),
+            eth(&[(0x8100, 3)], 0x0800, &ipv4(47, 0, &[], &gre)),
+            eth(
+                &[],
+                0x86dd,
+                &ipv6(4, &ipv4(41, 0, &[], &ipv6(17, &udp(53, 53, &[0; 12])))),
+            ),
+            eth(
+                &[],
+                0x8847,
+                &cat(&[
+                    &[0, 0, 1, 64],
+                    &ipv4(1, 0, &[], &icmp(3, 3, [0; 4], &inner)),
+                ]),
+            ),
+            eth(
+                &[],
+                0x8864,
+                &cat(&[&[0x11, 0, 0, 1, 0, 40, 0, 0x21], &inner]),
+            ),
+        ];
+        const LINKTYPES: [u32; 8] = [1, 1, 1, 113, 101, 0, 9, 276];
+        let mut rng = XorShift(0x2545_f491_4f6c_dd1d);
+        let mut buf = [0u8; 256];
+        let (mut ok, mut tunnelled, mut errs) = (0usize, 0usize, 0usize);
+        for i in 0..100_000 {
+            let seed = &seeds[i % seeds.len()];
+            buf[..seed.len()].copy_from_slice(seed);
+            for _ in 0..rng.below(4) {
+                let at = rng.below(seed.len());
+                buf[at] = rng.next() as u8;
+            }
+            let len = if rng.below(3) == 0 {
+                rng.below(seed.len() + 1)
+            } else {
+                seed.len()
+            };
+            let lt = LINKTYPES[rng.below(LINKTYPES.len())];
+            for decap in [false, true] {
+                match parse_frame(lt, &buf[..len], decap) {
+                    Ok(m) => {
+                        check_ok(&m, len);
+                        ok += 1;
+                        if m.tunnel != Tunnel::None {
+                            assert!(decap);
+                            assert!(matches!(m.outer_ip_version, 4 | 6));
+                            tunnelled += 1;
+                        }
+                    }
+                    Err(_) => errs += 1,
+                }
+            }
+        }
+        assert_eq!(ok + errs, 200_000);
+        assert!(tunnelled > 10_000, "tunnelled {tunnelled}");
     }
 }

@@ -2,11 +2,11 @@
 
 use super::worker::WorkerShared;
 use crate::dpdk::{self, ring::Consumer};
-use crate::export::{NetifyEncoder, Sink};
+use crate::export::{Outputs, SinkReport};
 use crate::flow::FlowRecord;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Records dequeued per ring per call.
 const DEQUEUE: usize = 64;
@@ -16,10 +16,15 @@ const WRITE_CHUNK: usize = 256 * 1024;
 #[derive(Clone, Debug, Default)]
 pub struct ExporterReport {
     pub records: [u64; 3],
+    /// Lines written, summed over the sinks.
     pub sink_records: u64,
     pub sink_bytes: u64,
+    /// Errors of the local sinks (stdout, files): the output is incomplete (exit code 1). Socket
+    /// sinks' errors (a collector away) are in `sinks` only.
     pub sink_errors: u64,
     pub sink_last_error: Option<String>,
+    /// Per sink, in `--output` order.
+    pub sinks: Vec<SinkReport>,
     /// Seconds spent encoding and writing (excludes idle polls).
     pub busy_s: f64,
 }
@@ -27,11 +32,18 @@ pub struct ExporterReport {
 pub struct ExporterArgs {
     pub consumers: Vec<Consumer<FlowRecord>>,
     pub workers: Vec<Arc<WorkerShared>>,
-    pub encoder: NetifyEncoder,
-    pub sink: Sink,
+    pub outputs: Outputs,
     pub backoff: bool,
     pub alive: Arc<AtomicBool>,
     pub report: Arc<Mutex<Option<ExporterReport>>>,
+    /// Metric handles (resolved once; the exporter is not a worker, it may feed the registry).
+    pub metrics: crate::metrics::ExporterMetrics,
+}
+
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 pub fn run(mut a: ExporterArgs) -> i32 {
@@ -45,8 +57,6 @@ pub fn run(mut a: ExporterArgs) -> i32 {
     let _alive = Alive(a.alive.clone());
     let hz = dpdk::tsc_hz().max(1) as f64;
     let mut buf = [FlowRecord::default(); DEQUEUE];
-    let mut out: Vec<u8> = Vec::with_capacity(WRITE_CHUNK + 64 * 1024);
-    let mut pending = 0u64;
     let mut rep = ExporterReport::default();
     let mut busy_ticks = 0u64;
     let mut idle = 0u32;
@@ -55,6 +65,8 @@ pub fn run(mut a: ExporterArgs) -> i32 {
         // Read the done flags before draining: a worker done before the drain has nothing left after.
         let all_done = a.workers.iter().all(|w| w.done.load(Ordering::Acquire));
         let t0 = dpdk::rdtsc();
+        // One clock read per pass: NetObserv's TimeReceived has second resolution.
+        let now = now_s();
         let mut got = 0usize;
         for c in a.consumers.iter_mut() {
             loop {
@@ -63,28 +75,28 @@ pub fn run(mut a: ExporterArgs) -> i32 {
                     break;
                 }
                 got += n;
+                let tsc = dpdk::rdtsc();
                 for r in &buf[..n] {
-                    a.encoder.encode(r, &mut out);
+                    a.outputs.encode(r, now);
                     rep.records[r.kind as usize] += 1;
+                    a.metrics.record(r);
+                    if r.created_tsc != 0 {
+                        a.metrics
+                            .lag
+                            .record(tsc.saturating_sub(r.created_tsc) as f64 / hz);
+                    }
                 }
-                pending += n as u64;
-                if out.len() >= WRITE_CHUNK {
-                    a.sink.write(&out, pending);
-                    out.clear();
-                    pending = 0;
+                if a.outputs.pending() >= WRITE_CHUNK {
+                    a.outputs.write();
                 }
                 if n < DEQUEUE {
                     break;
                 }
             }
         }
-        if !out.is_empty() {
-            a.sink.write(&out, pending);
-            out.clear();
-            pending = 0;
-            unflushed = true;
-        }
         if got > 0 {
+            a.outputs.write();
+            unflushed = true;
             busy_ticks += dpdk::rdtsc().wrapping_sub(t0);
             idle = 0;
             continue;
@@ -92,9 +104,13 @@ pub fn run(mut a: ExporterArgs) -> i32 {
         if all_done {
             break;
         }
+        // Idle: publish the sinks' counters (cheap; not per record).
+        if idle % 1024 == 0 {
+            a.metrics.publish_sinks(&a.outputs.reports(), &rep.records);
+        }
         // Idle: push buffered output to its destination so live output is timely.
         if unflushed {
-            a.sink.flush();
+            a.outputs.flush();
             unflushed = false;
         }
         idle = idle.saturating_add(1);
@@ -102,11 +118,17 @@ pub fn run(mut a: ExporterArgs) -> i32 {
             std::thread::sleep(Duration::from_micros(100));
         }
     }
-    a.sink.close();
-    rep.sink_records = a.sink.records;
-    rep.sink_bytes = a.sink.bytes;
-    rep.sink_errors = a.sink.errors;
-    rep.sink_last_error = a.sink.last_error.clone();
+    a.outputs.close();
+    rep.sinks = a.outputs.reports();
+    a.metrics.publish_sinks(&rep.sinks, &rep.records);
+    for s in &rep.sinks {
+        rep.sink_records += s.records;
+        rep.sink_bytes += s.bytes;
+        if s.local && s.errors > 0 {
+            rep.sink_errors += s.errors;
+            rep.sink_last_error = s.last_error.clone();
+        }
+    }
     rep.busy_s = busy_ticks as f64 / hz;
     if let Ok(mut g) = a.report.lock() {
         *g = Some(rep);

@@ -9,7 +9,7 @@ use crate::dpdk::mbuf::TimestampField;
 use crate::dpdk::mempool::Mempool;
 use crate::dpdk::port::{Port, PortConfig, PortStats};
 use crate::dpdk::ring;
-use crate::export::{NetifyEncoder, Sink};
+use crate::export::Outputs;
 use crate::flow::{EndReason, FlowRecord, RecordKind, ShardConfig};
 use crate::pcapfile;
 use crate::pipeline::{unmatched_reason_name, LinkType, UNMATCHED_REASONS};
@@ -90,7 +90,27 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         _ => None,
     };
     // Open the output before EAL so a bad path fails fast with one line.
-    let sink = Sink::open(&cfg.output).map_err(|e| e.to_string())?;
+    let mut outputs = Outputs::open(
+        &cfg.outputs,
+        &cfg.sink_options,
+        cfg.local_nets.clone(),
+        cfg.subnet_labels.clone(),
+        Vec::new(),
+    )?;
+
+    // Metrics endpoint before EAL: a bad address fails fast, and the HTTP thread is not pinned to
+    // the main lcore's CPU.
+    let metrics_stop = Arc::new(AtomicBool::new(false));
+    let metrics_handle = crate::metrics::install()?;
+    if let Some(addr) = cfg.metrics_listen {
+        let bound = crate::metrics::serve(addr, metrics_handle.clone(), metrics_stop.clone())
+            .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
+        eprintln!("flowprobe: metrics on http://{bound}/metrics");
+    }
+    let start_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
 
     let m = machine();
     let record_size = std::mem::size_of::<FlowRecord>();
@@ -268,7 +288,12 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         consumers.push(cons);
         let sh = Arc::new(WorkerShared::default());
         shared.push(sh.clone());
-        let mut sc = ShardConfig::new(per_worker, cfg.idle_timeout_ns, cfg.stats_interval_ns);
+        let mut sc = ShardConfig::new(per_worker, 0, cfg.stats_interval_ns);
+        sc.tcp_timeout_ns = cfg.tcp_timeout_ns;
+        sc.udp_timeout_ns = cfg.udp_timeout_ns;
+        sc.icmp_timeout_ns = cfg.icmp_timeout_ns;
+        sc.other_timeout_ns = cfg.other_timeout_ns;
+        sc.active_timeout_ns = cfg.active_timeout_ns;
         sc.tcp_closed_timeout_ns = cfg.tcp_close_linger_ns;
         sc.worker = i as u8;
         sc.port = pl.port;
@@ -298,6 +323,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             clock,
             backoff: backoff_for(pl.shares_cpu),
             shared: sh,
+            ring_capacity: cfg.ring_size.next_power_of_two() as u64 - 1,
         };
         eal.launch(pl.lcore, &format!("worker{i}"), move || worker::run(args))
             .map_err(|e| e.to_string())?;
@@ -310,23 +336,50 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         table_bytes as f64 / (1 << 20) as f64
     );
     let exp_report = Arc::new(Mutex::new(None));
+    outputs.set_ifaces(ifaces.clone());
     let eargs = ExporterArgs {
         consumers,
         workers: shared.clone(),
-        encoder: NetifyEncoder::new(cfg.local_nets.clone(), ifaces.clone()),
-        sink,
+        outputs,
         // The exporter shares the main lcore's CPU in the derived layouts.
         backoff: cfg.idle_backoff.unwrap_or(true),
         alive: exporter_alive.clone(),
         report: exp_report.clone(),
+        metrics: crate::metrics::ExporterMetrics::new(),
     };
     eal.launch(exporter_lcore, "exporter", move || exporter::run(eargs))
         .map_err(|e| e.to_string())?;
 
-    // Main lcore: wait for the end of the captures, a signal, or --duration.
+    let publisher = crate::metrics::Publisher::new(
+        &ports
+            .iter()
+            .zip(&ifaces)
+            .map(|(p, n)| (n.clone(), p.rx_queues()))
+            .collect::<Vec<_>>(),
+        nworkers,
+        env!("CARGO_PKG_VERSION"),
+        &crate::dpdk::version(),
+        start_epoch,
+    );
+    let publish = || {
+        let ws: Vec<_> = shared.iter().map(|s| s.snapshot()).collect();
+        let ps: Vec<_> = ports
+            .iter()
+            .zip(&ifaces)
+            .map(|(p, n)| port_snapshot(n, &Port::stats(p.id())))
+            .collect();
+        publisher.publish(&ws, &ps);
+    };
+
+    // Main lcore: wait for the end of the captures, a signal, or --duration; publish metrics.
     let run_start = Instant::now();
+    let mut last_publish = Instant::now();
     loop {
         std::thread::sleep(Duration::from_millis(10));
+        if last_publish.elapsed() >= Duration::from_millis(250) {
+            publish();
+            last_publish = Instant::now();
+        }
         if shared.iter().all(|s| s.done.load(Ordering::Acquire)) {
             break;
         }
@@ -344,6 +397,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         rc = 1;
     }
     let elapsed = run_start.elapsed();
+    publish();
     let port_stats: Vec<PortStats> = ports.iter().map(|p| Port::stats(p.id())).collect();
     let reports: Vec<WorkerReport> = shared
         .iter()
@@ -385,10 +439,34 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         );
         rc = 1;
     }
+    // Keep serving the final values for a scraper (--linger); a signal ends the wait.
+    if cfg.linger_ns > 0 && cfg.metrics_listen.is_some() {
+        let until = Instant::now() + Duration::from_nanos(cfg.linger_ns);
+        let lingered = Arc::new(AtomicBool::new(false));
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, lingered.clone());
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, lingered.clone());
+        while Instant::now() < until && !lingered.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    metrics_stop.store(true, Ordering::Relaxed);
     drop(ports);
     drop(pools);
     drop(eal);
     Ok(rc)
+}
+
+fn port_snapshot(name: &str, s: &PortStats) -> crate::metrics::PortSnapshot {
+    crate::metrics::PortSnapshot {
+        name: name.to_string(),
+        ipackets: s.ipackets,
+        ibytes: s.ibytes,
+        imissed: s.imissed,
+        ierrors: s.ierrors,
+        rx_nombuf: s.rx_nombuf,
+        q_ipackets: s.q_ipackets.clone(),
+        q_errors: s.q_errors.clone(),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -445,7 +523,14 @@ fn print_summary(
             "ipackets": p.ipackets, "ibytes": p.ibytes, "imissed": p.imissed,
             "ierrors": p.ierrors, "rx_nombuf": p.rx_nombuf,
         })).collect::<Vec<_>>(),
-        "output": { "records": exp.sink_records, "bytes": exp.sink_bytes, "errors": exp.sink_errors },
+        "output": {
+            "records": exp.sink_records, "bytes": exp.sink_bytes, "errors": exp.sink_errors,
+            "sinks": exp.sinks.iter().map(|s| json!({
+                "name": s.name, "format": s.format, "records": s.records, "bytes": s.bytes,
+                "errors": s.errors, "reconnects": s.reconnects, "lost": s.lost,
+                "rotations": s.rotations,
+            })).collect::<Vec<_>>(),
+        },
         "run_seconds": run.as_secs_f64(),
         "wall_seconds": total.as_secs_f64(),
         "packets_per_second": rx as f64 / run.as_secs_f64().max(1e-9),

@@ -4,6 +4,7 @@ use crate::dpdk::mbuf::{Burst, TimestampField};
 use crate::dpdk::ring::Producer;
 use crate::dpdk::{self, port::Port};
 use crate::flow::{EndReason, FlowRecord, RecordKind, ShardConfig, ShardStats};
+use crate::metrics::{WorkerSnapshot, SNAPSHOT_SLOTS};
 use crate::pipeline::{LinkType, Pipeline, RecordOut, UNMATCHED_REASONS};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,12 +65,39 @@ pub struct WorkerReport {
 }
 
 /// State shared with the main lcore and the exporter.
-#[derive(Default)]
 pub struct WorkerShared {
     /// Set (Release) after the final records were handed to the ring.
     pub done: AtomicBool,
     pub rx_packets: AtomicU64,
+    /// The latest published counters (relaxed stores every few hundred bursts; read by main).
+    pub slots: [AtomicU64; SNAPSHOT_SLOTS],
     pub report: Mutex<Option<WorkerReport>>,
+}
+
+impl Default for WorkerShared {
+    fn default() -> Self {
+        WorkerShared {
+            done: AtomicBool::new(false),
+            rx_packets: AtomicU64::new(0),
+            slots: std::array::from_fn(|_| AtomicU64::new(0)),
+            report: Mutex::new(None),
+        }
+    }
+}
+
+impl WorkerShared {
+    /// Read the latest published counters.
+    pub fn snapshot(&self) -> WorkerSnapshot {
+        let v: [u64; SNAPSHOT_SLOTS] =
+            std::array::from_fn(|i| self.slots[i].load(Ordering::Relaxed));
+        WorkerSnapshot::from_slots(&v)
+    }
+
+    fn publish(&self, s: &WorkerSnapshot) {
+        for (a, v) in self.slots.iter().zip(s.to_slots()) {
+            a.store(v, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Replay bookkeeping: how many packets the capture holds for this queue.
@@ -95,6 +123,8 @@ pub struct WorkerArgs {
     pub clock: Clock,
     pub backoff: bool,
     pub shared: Arc<WorkerShared>,
+    /// Usable slots of the ring (for the occupancy gauge).
+    pub ring_capacity: u64,
 }
 
 /// The ring as the pipeline's output, with the configured full-ring policy.
@@ -138,6 +168,32 @@ impl Backoff {
     }
 }
 
+fn snapshot(
+    pipe: &Pipeline<RingOut>,
+    bursts: u64,
+    empty_polls: u64,
+    ring_capacity: u64,
+) -> WorkerSnapshot {
+    let st = pipe.shard_stats();
+    WorkerSnapshot {
+        packets: pipe.rx_packets,
+        bytes: pipe.rx_bytes,
+        bursts,
+        empty_polls,
+        unmatched: pipe.unmatched,
+        flows_created_by_l4: st.flows_created_by_l4,
+        flows_ended: st.flows_ended,
+        records: st.records,
+        dropped: pipe.batch.dropped,
+        flows: st.active(),
+        capacity: pipe.shard.config().capacity as u64,
+        ring_free: pipe.batch.out.p.free_count() as u64,
+        ring_capacity,
+        clock_backwards: st.clock_backwards,
+        frag_overflow: pipe.frag_overflows,
+    }
+}
+
 pub fn run(a: WorkerArgs) -> i32 {
     let mut pipe = Pipeline::new(
         a.shard,
@@ -169,6 +225,7 @@ pub fn run(a: WorkerArgs) -> i32 {
                 // The capture clock only moves with packets; flush what the last burst produced.
                 pipe.batch.flush();
             } else {
+                pipe.batch.stamp = dpdk::rdtsc();
                 pipe.tick(a.clock.now());
             }
             if a.stop.load(Ordering::Relaxed) {
@@ -195,6 +252,11 @@ pub fn run(a: WorkerArgs) -> i32 {
                     }
                 }
             }
+            // Idle: publish now and then so the metrics stay fresh without traffic.
+            if empty_polls % 4096 == 0 {
+                a.shared
+                    .publish(&snapshot(&pipe, bursts, empty_polls, a.ring_capacity));
+            }
             backoff.idle();
             continue;
         }
@@ -210,6 +272,7 @@ pub fn run(a: WorkerArgs) -> i32 {
         } else {
             last_progress_tsc
         };
+        pipe.batch.stamp = dpdk::rdtsc();
         let capture_clock = a.replay.is_some() && a.ts_field.is_some();
         let now = if capture_clock { 0 } else { a.clock.now() };
         for i in 0..PREFETCH_AHEAD.min(n) {
@@ -236,8 +299,11 @@ pub fn run(a: WorkerArgs) -> i32 {
             a.shared
                 .rx_packets
                 .store(pipe.rx_packets, Ordering::Relaxed);
+            a.shared
+                .publish(&snapshot(&pipe, bursts, empty_polls, a.ring_capacity));
         }
     }
+    pipe.batch.stamp = dpdk::rdtsc();
     pipe.finish(EndReason::Shutdown);
     let report = WorkerReport {
         rx_packets: pipe.rx_packets,
@@ -257,6 +323,8 @@ pub fn run(a: WorkerArgs) -> i32 {
     a.shared
         .rx_packets
         .store(pipe.rx_packets, Ordering::Relaxed);
+    a.shared
+        .publish(&snapshot(&pipe, bursts, empty_polls, a.ring_capacity));
     if let Ok(mut g) = a.shared.report.lock() {
         *g = Some(report);
     }

@@ -99,6 +99,8 @@ pub fn run(args: &[&str]) -> Run {
             env!("CARGO_BIN_EXE_flowprobe"),
             "--no-huge",
         ])
+        // Tests run in parallel: an ephemeral metrics port each.
+        .args(["--metrics-listen", "127.0.0.1:0"])
         .args(args)
         .stdin(Stdio::null())
         .output()

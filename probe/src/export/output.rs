@@ -1,0 +1,189 @@
+//! Every configured output: one encoder per format in use (a record is encoded once per format,
+//! whatever the number of sinks of that format) and the sinks.
+
+use super::netify::NetifyEncoder;
+use super::netobserv::{NetObservEncoder, SubnetLabels};
+use super::sink::{Format, OutputSpec, Sink, SinkOptions, SinkReport};
+use super::LocalNets;
+use crate::flow::FlowRecord;
+
+/// Encoded lines of one format waiting for the sinks; the buffer is reused across batches.
+struct Batch {
+    buf: Vec<u8>,
+    lines: u64,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            buf: Vec::with_capacity(512 * 1024),
+            lines: 0,
+        }
+    }
+}
+
+pub struct Outputs {
+    netify: Option<(NetifyEncoder, Batch)>,
+    netobserv: Option<(NetObservEncoder, Batch)>,
+    /// Some sink speaks IPFIX (encodes per sink: sequence numbers are per session).
+    ipfix: bool,
+    sinks: Vec<Sink>,
+}
+
+impl Outputs {
+    /// Open every output (files now: a bad path fails here, before anything starts).
+    pub fn open(
+        specs: &[OutputSpec],
+        opts: &SinkOptions,
+        local: LocalNets,
+        labels: SubnetLabels,
+        ifaces: Vec<String>,
+    ) -> Result<Outputs, String> {
+        let mut sinks = Vec::with_capacity(specs.len());
+        for s in specs {
+            sinks.push(Sink::open_spec(s, opts).map_err(|e| e.to_string())?);
+        }
+        let uses = |f: Format| specs.iter().any(|s| s.format == f);
+        Ok(Outputs {
+            netify: uses(Format::Netify).then(|| {
+                (
+                    NetifyEncoder::new(local.clone(), ifaces.clone()),
+                    Batch::new(),
+                )
+            }),
+            netobserv: uses(Format::NetObserv)
+                .then(|| (NetObservEncoder::new(local, labels, ifaces), Batch::new())),
+            ipfix: uses(Format::Ipfix),
+            sinks,
+        })
+    }
+
+    /// Interface names are known once the ports are started (after the outputs are opened).
+    pub fn set_ifaces(&mut self, ifaces: Vec<String>) {
+        if let Some((e, _)) = &mut self.netify {
+            e.set_ifaces(ifaces.clone());
+        }
+        if let Some((e, _)) = &mut self.netobserv {
+            e.set_ifaces(ifaces);
+        }
+    }
+
+    /// Encode `r` in every format in use. `now_s` is the wall clock (NetObserv `TimeReceived`).
+    #[inline]
+    pub fn encode(&mut self, r: &FlowRecord, now_s: u64) {
+        if self.ipfix {
+            for s in self.sinks.iter_mut().filter(|s| s.format == Format::Ipfix) {
+                s.encode_ipfix(r, now_s);
+            }
+        }
+        if let Some((e, b)) = &mut self.netify {
+            e.encode(r, &mut b.buf);
+            b.lines += 1;
+        }
+        if let Some((e, b)) = &mut self.netobserv {
+            b.lines += e.encode(r, now_s, &mut b.buf);
+        }
+    }
+
+    /// Largest encoded batch waiting (bytes).
+    pub fn pending(&self) -> usize {
+        let n = self.netify.as_ref().map_or(0, |x| x.1.buf.len());
+        n.max(self.netobserv.as_ref().map_or(0, |x| x.1.buf.len()))
+    }
+
+    /// Hand the encoded batches to their sinks and start new ones.
+    pub fn write(&mut self) {
+        for (fmt, b) in [
+            (Format::Netify, self.netify.as_mut().map(|x| &mut x.1)),
+            (Format::NetObserv, self.netobserv.as_mut().map(|x| &mut x.1)),
+        ] {
+            let Some(b) = b else { continue };
+            if b.buf.is_empty() {
+                continue;
+            }
+            for s in self.sinks.iter_mut().filter(|s| s.format == fmt) {
+                s.write(&b.buf, b.lines);
+            }
+            b.buf.clear();
+            b.lines = 0;
+        }
+    }
+
+    pub fn flush(&mut self) {
+        for s in &mut self.sinks {
+            s.flush();
+        }
+    }
+
+    /// Write what is left, flush, fsync files, drain sockets (bounded). Once, at stop.
+    pub fn close(&mut self) {
+        self.write();
+        for s in &mut self.sinks {
+            s.close();
+        }
+    }
+
+    pub fn reports(&self) -> Vec<SinkReport> {
+        self.sinks.iter().map(Sink::report).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::sink::Target;
+    use crate::flow::{DirCounters, RecordKind};
+
+    #[test]
+    fn two_formats_two_files() {
+        let dir = std::env::temp_dir().join(format!("flowprobe-outs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let specs = [
+            OutputSpec {
+                format: Format::Netify,
+                target: Target::File(dir.join("a.json")),
+            },
+            OutputSpec {
+                format: Format::NetObserv,
+                target: Target::File(dir.join("b.json")),
+            },
+        ];
+        let mut o = Outputs::open(
+            &specs,
+            &SinkOptions::default(),
+            LocalNets::default_nets(),
+            SubnetLabels::default(),
+            vec![],
+        )
+        .unwrap();
+        o.set_ifaces(vec!["eth9".into()]);
+        let mut r = FlowRecord {
+            kind: RecordKind::End,
+            ip_version: 4,
+            proto: 17,
+            ..Default::default()
+        };
+        r.dir[0] = DirCounters {
+            packets: 2,
+            bytes: 200,
+            delta_packets: 2,
+            delta_bytes: 200,
+            ..Default::default()
+        };
+        r.dir[1] = r.dir[0];
+        o.encode(&r, 5);
+        assert!(o.pending() > 0);
+        o.close();
+        let rep = o.reports();
+        assert_eq!(rep[0].records, 1);
+        assert_eq!(rep[1].records, 3, "two flowLogs and the endConnection");
+        assert_eq!(rep[1].format, "netobserv");
+        let a = std::fs::read_to_string(dir.join("a.json")).unwrap();
+        assert!(a.contains("\"interface\":\"eth9\""), "{a}");
+        let b = std::fs::read_to_string(dir.join("b.json")).unwrap();
+        assert_eq!(b.lines().count(), 3);
+        assert!(b.contains("\"Interfaces\":[\"eth9\"]"), "{b}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
