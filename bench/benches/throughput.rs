@@ -196,10 +196,13 @@ fn probe(a: &Arena, flows: u32, secs: f64) -> ProbeResult {
         let off = base + pass * a.span_ns;
         let mut last = off;
         for b in (0..a.n()).step_by(BURST) {
-            for i in b..(b + BURST).min(a.n()) {
+            let mut pk: [(&[u8], u32, u64); BURST] = [(&[], 0, 0); BURST];
+            let e = (b + BURST).min(a.n());
+            for i in b..e {
                 last = off + a.ts[i];
-                p.packet(a.packet(i), a.len[i], last);
+                pk[i - b] = (a.packet(i), a.len[i], last);
             }
+            p.burst(&pk[..e - b]);
             p.tick(last);
         }
     };
@@ -247,10 +250,13 @@ fn probe_alone(a: &Arena, flows: u32, secs: f64) -> f64 {
         let off = base + pass * a.span_ns;
         for b in (0..a.n()).step_by(BURST) {
             let mut last = off;
-            for i in b..(b + BURST).min(a.n()) {
+            let mut pk: [(&[u8], u32, u64); BURST] = [(&[], 0, 0); BURST];
+            let e = (b + BURST).min(a.n());
+            for i in b..e {
                 last = off + a.ts[i];
-                p.packet(a.packet(i), a.len[i], last);
+                pk[i - b] = (a.packet(i), a.len[i], last);
             }
+            p.burst(&pk[..e - b]);
             p.tick(last);
         }
     };
@@ -279,10 +285,13 @@ fn steady_state_allocations(a: &Arena, flows: u32) -> usize {
         let off = base + pass * a.span_ns;
         for b in (0..a.n()).step_by(BURST) {
             let mut last = off;
-            for i in b..(b + BURST).min(a.n()) {
+            let mut pk: [(&[u8], u32, u64); BURST] = [(&[], 0, 0); BURST];
+            let e = (b + BURST).min(a.n());
+            for i in b..e {
                 last = off + a.ts[i];
-                p.packet(a.packet(i), a.len[i], last);
+                pk[i - b] = (a.packet(i), a.len[i], last);
             }
+            p.burst(&pk[..e - b]);
             p.tick(last);
         }
     };

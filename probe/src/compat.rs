@@ -68,7 +68,13 @@ impl NdpiCompat {
 
     fn classify(&self, linktype: u32, frame: &[u8]) -> Result<PacketMeta, Ignored> {
         // The outer packet decides the length rules (nDPI checks it before unwrapping).
-        let outer = parse::parse_frame(linktype, frame, false).map_err(Ignored::Parse)?;
+        let outer = match parse::parse_frame(linktype, frame, false) {
+            Ok(m) => m,
+            Err(e @ (ParseError::Truncated | ParseError::BadHeaderLen)) => {
+                return lenient_ipv4(linktype, frame).ok_or(Ignored::Parse(e));
+            }
+            Err(e) => return Err(Ignored::Parse(e)),
+        };
         if frame.len() < usize::from(outer.l3_offset) + 28 {
             return Err(Ignored::Short);
         }
@@ -125,6 +131,63 @@ impl NdpiCompat {
     pub fn ignored(&self) -> &HashMap<Ignored, u64> {
         &self.ignored
     }
+}
+
+/// nDPI reads the ports of an IPv4 packet whenever the IP payload is long enough for the
+/// transport header (20 bytes TCP, 8 UDP), whatever the TCP data offset says, and keys a packet
+/// with a shorter payload on ports 0; the parser rejects both. Only plain IPv4 behind Ethernet
+/// (802.1Q tags), Linux SLL or raw IP is retried this way: that is where the corpus has them.
+fn lenient_ipv4(linktype: u32, frame: &[u8]) -> Option<PacketMeta> {
+    let l3 = match linktype {
+        1 => {
+            let mut off = 12;
+            while matches!(frame.get(off..off + 2)?, [0x81, 0x00] | [0x88, 0xa8]) {
+                off += 4;
+            }
+            (frame.get(off..off + 2)? == [0x08, 0x00]).then_some(off + 2)?
+        }
+        113 => (frame.get(14..16)? == [0x08, 0x00]).then_some(16)?,
+        101 | 228 => 0,
+        _ => return None,
+    };
+    let ip = frame.get(l3..)?;
+    let hdr = ip.get(..20)?;
+    let ihl = usize::from(hdr[0] & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([hdr[2], hdr[3]]));
+    let frag = u16::from_be_bytes([hdr[6], hdr[7]]) & 0x1fff;
+    if hdr[0] >> 4 != 4
+        || ihl < 20
+        || ihl > ip.len()
+        || total > ip.len()
+        || total < ihl
+        || frag != 0
+    {
+        return None;
+    }
+    if frame.len() < l3 + 28 {
+        return None;
+    }
+    let mut m = PacketMeta {
+        ip_version: 4,
+        proto: hdr[9],
+        ip_len: total as u16,
+        l3_offset: l3 as u16,
+        vlan: ndpi_vlan(linktype, frame, &PacketMeta::default()),
+        ..PacketMeta::default()
+    };
+    m.src_ip[..4].copy_from_slice(&hdr[12..16]);
+    m.dst_ip[..4].copy_from_slice(&hdr[16..20]);
+    let need = match m.proto {
+        6 => 20,
+        17 => 8,
+        _ => usize::MAX,
+    };
+    if total - ihl >= need {
+        let ports = ip.get(ihl..ihl + 4)?;
+        m.src_port = u16::from_be_bytes([ports[0], ports[1]]);
+        m.dst_port = u16::from_be_bytes([ports[2], ports[3]]);
+    }
+    Some(m)
 }
 
 /// nDPI keys on the innermost of the capture's run of 802.1Q (0x8100) tags, also for tunnelled
@@ -196,5 +259,26 @@ mod tests {
         assert_eq!(c.ignored()[&Ignored::Fragment], 1);
         assert_eq!(c.ignored()[&Ignored::Parse(ParseError::Truncated)], 1);
         assert_eq!(c.ignored()[&Ignored::Short], 1);
+    }
+
+    #[test]
+    fn malformed_transport_headers_are_keyed_like_ndpi() {
+        let (a, b) = ([10, 0, 0, 2], [10, 0, 0, 1]);
+        // TCP (proto 6) with 20 payload bytes whose data offset is 2: ports are read anyway.
+        let mut f = v4_udp(a, b, 1000, 80, 0);
+        f[23] = 6;
+        f[17] = 40;
+        f.resize(54, 0);
+        f[34 + 12] = 0x20;
+        let mut c = NdpiCompat::new();
+        let m = c.add(1, &f).unwrap();
+        assert_eq!((m.proto, m.src_port, m.dst_port), (6, 1000, 80));
+        // TCP with only 8 payload bytes: the parser says truncated, nDPI keys on ports 0.
+        let mut g = v4_udp(a, b, 1000, 80, 0);
+        g[23] = 6;
+        let m = c.add(1, &g).unwrap();
+        assert_eq!((m.proto, m.src_port, m.dst_port), (6, 0, 0));
+        assert_eq!(c.flows().len(), 2);
+        assert_eq!(c.flows()[1].bytes, [42, 0]);
     }
 }

@@ -48,6 +48,16 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub pcap: Vec<PathBuf>,
 
+    /// How `--pcap` files are read: `fast` (flowprobe's own reader feeds the workers, no copy into
+    /// mbufs) or `vdev` (DPDK's net_pcap PMD, one RX queue per file).
+    #[arg(long, default_value = "fast", value_parser = ["fast", "vdev"])]
+    pub pcap_reader: String,
+
+    /// Key tunnelled traffic (GRE, VXLAN, Geneve, GTP-U, IP-in-IP, ...) on the outer flow instead
+    /// of the inner one.
+    #[arg(long)]
+    pub no_decap: bool,
+
     /// Use the net_null vdev (smoke tests and benchmarks); stops on a signal or after --duration.
     #[arg(long, conflicts_with = "pcap")]
     pub null: bool,
@@ -209,6 +219,9 @@ pub struct Config {
     pub mem_mb: Option<u32>,
     pub idle_backoff: Option<bool>,
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Read `--pcap` files through the net_pcap vdev instead of the built-in reader.
+    pub pcap_vdev: bool,
+    pub decap: bool,
     pub linger_ns: u64,
     pub eal_args: Vec<String>,
 }
@@ -324,6 +337,8 @@ impl Config {
                 })?),
             },
             linger_ns: cli.linger,
+            pcap_vdev: cli.pcap_reader == "vdev",
+            decap: !cli.no_decap,
             eal_args: cli.eal_args,
         })
     }

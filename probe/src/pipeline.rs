@@ -9,37 +9,41 @@ use crate::flow::{
 };
 use crate::parse::{self, PacketMeta, ParseError};
 
-/// Link types the pipeline decodes (pcap LINKTYPE_* values).
+/// The link type of the frames a pipeline is given (a pcap LINKTYPE_* value: the parser
+/// decodes Ethernet, Linux SLL/SLL2, raw IP, BSD NULL/LOOP, PPP, PPI; others are unmatched as
+/// `unsupported_link_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkType {
     Ethernet,
-    /// The frame starts at the IP header (LINKTYPE_RAW 101, IPV4 228, IPV6 229).
+    /// The frame starts at the IP header (LINKTYPE_RAW 101).
     RawIp,
-    /// Anything else: every packet is counted as unmatched (`link_type`).
-    Unsupported(u32),
+    /// Any other pcap link type, handed to the parser as it is.
+    Pcap(u32),
 }
 
 impl LinkType {
     pub fn from_pcap(linktype: u32) -> LinkType {
         match linktype {
             1 => LinkType::Ethernet,
-            101 | 228 | 229 | 12 | 14 => LinkType::RawIp,
-            other => LinkType::Unsupported(other),
+            101 => LinkType::RawIp,
+            other => LinkType::Pcap(other),
+        }
+    }
+
+    pub fn pcap(self) -> u32 {
+        match self {
+            LinkType::Ethernet => 1,
+            LinkType::RawIp => 101,
+            LinkType::Pcap(x) => x,
         }
     }
 }
 
-/// Reasons a packet is not attributed to a flow: the parser's plus the pipeline's own.
-pub const UNMATCHED_REASONS: usize = ParseError::COUNT + 1;
-/// Index of "unsupported link type" in the unmatched counters.
-pub const UNMATCHED_LINK_TYPE: usize = ParseError::COUNT;
+/// Reasons a packet is not attributed to a flow: the parser's.
+pub const UNMATCHED_REASONS: usize = ParseError::COUNT;
 
 pub fn unmatched_reason_name(i: usize) -> &'static str {
-    if i < ParseError::COUNT {
-        ParseError::ALL[i].name()
-    } else {
-        "link_type"
-    }
+    ParseError::ALL[i].name()
 }
 
 /// Where full record batches go. `push` returns how many records it accepted; the rest are
@@ -54,6 +58,9 @@ impl RecordOut for Vec<FlowRecord> {
         recs.len()
     }
 }
+
+/// Packets [`Pipeline::burst`] handles in one pass (its stack arrays' size).
+pub const BURST_MAX: usize = 32;
 
 /// Records produced during a burst, handed to the ring in one call.
 pub const BATCH: usize = 64;
@@ -109,7 +116,9 @@ impl<O: RecordOut> RecordSink for Batcher<O> {
 pub struct Pipeline<O: RecordOut> {
     pub shard: Shard,
     pub batch: Batcher<O>,
-    link: LinkType,
+    linktype: u32,
+    /// Key tunnelled traffic on the inner flow (`--no-decap` turns it off).
+    decap: bool,
     /// Packets handed to the pipeline.
     pub rx_packets: u64,
     pub rx_bytes: u64,
@@ -128,7 +137,8 @@ impl<O: RecordOut> Pipeline<O> {
         Pipeline {
             shard: Shard::new(cfg),
             batch: Batcher::new(out),
-            link,
+            linktype: link.pcap(),
+            decap: true,
             rx_packets: 0,
             rx_bytes: 0,
             unmatched: [0; UNMATCHED_REASONS],
@@ -138,26 +148,57 @@ impl<O: RecordOut> Pipeline<O> {
         }
     }
 
+    /// Key on the outer flow of tunnels instead of the inner one.
+    pub fn set_decap(&mut self, decap: bool) {
+        self.decap = decap;
+    }
+
+    /// Link type of the frames that follow (pcapng files mix interfaces).
+    pub fn set_link(&mut self, link: LinkType) {
+        self.linktype = link.pcap();
+    }
+
     /// Process one packet: `data` is its first contiguous bytes (headers), `len` its full length.
     #[inline]
     pub fn packet(&mut self, data: &[u8], len: u32, now_ns: u64) {
-        let parsed = match self.link {
-            LinkType::Ethernet => parse::parse_ethernet(data),
-            LinkType::RawIp => parse::parse_ip(data),
-            LinkType::Unsupported(_) => {
-                self.rx_packets += 1;
-                self.rx_bytes += len as u64;
-                self.unmatched[UNMATCHED_LINK_TYPE] += 1;
-                return;
-            }
-        };
-        match parsed {
+        match parse::parse_frame(self.linktype, data, self.decap) {
             Ok(m) => self.meta(m, len, now_ns),
-            Err(e) => {
-                // Parsers that still reject non-first fragments (`Fragment`) land here too.
-                self.rx_packets += 1;
-                self.rx_bytes += len as u64;
-                self.unmatched[e as usize] += 1;
+            Err(e) => self.unmatched_packet(e, len),
+        }
+    }
+
+    #[cold]
+    fn unmatched_packet(&mut self, e: ParseError, len: u32) {
+        // Parsers that still reject non-first fragments (`Fragment`) land here too.
+        self.rx_packets += 1;
+        self.rx_bytes += len as u64;
+        self.unmatched[e as usize] += 1;
+    }
+
+    /// Process a burst (up to [`BURST_MAX`] packets: data, frame length, time) in three passes:
+    /// parse every packet, warm the flow-table lines each will touch, then update in order.
+    /// Same results as calling [`Pipeline::packet`] for each; faster on large tables because the
+    /// memory accesses of the burst overlap.
+    #[inline]
+    pub fn burst(&mut self, pkts: &[(&[u8], u32, u64)]) {
+        for chunk in pkts.chunks(BURST_MAX) {
+            let mut parsed: [Result<PacketMeta, ParseError>; BURST_MAX] =
+                [Err(ParseError::Truncated); BURST_MAX];
+            for (slot, (data, _, _)) in parsed.iter_mut().zip(chunk) {
+                *slot = parse::parse_frame(self.linktype, data, self.decap);
+            }
+            let mut keep = 0u64;
+            for m in parsed[..chunk.len()].iter().flatten() {
+                if m.frag_offset == 0 {
+                    keep ^= self.shard.warm(m);
+                }
+            }
+            std::hint::black_box(keep);
+            for (r, &(_, len, now)) in parsed[..chunk.len()].iter().zip(chunk) {
+                match r {
+                    Ok(m) => self.meta(*m, len, now),
+                    Err(e) => self.unmatched_packet(*e, len),
+                }
             }
         }
     }
@@ -305,8 +346,46 @@ mod tests {
             Vec::new(),
         );
         p.packet(&[0u8; 64], 64, 0);
-        assert_eq!(p.unmatched[UNMATCHED_LINK_TYPE], 1);
-        assert_eq!(unmatched_reason_name(UNMATCHED_LINK_TYPE), "link_type");
+        let i = ParseError::UnsupportedLinkType as usize;
+        assert_eq!(p.unmatched[i], 1);
+        assert_eq!(unmatched_reason_name(i), "unsupported_link_type");
+    }
+
+    #[test]
+    fn burst_gives_the_same_results_as_packet_by_packet() {
+        use crate::synth::trace::{TraceConfig, TraceGen};
+        let frames: Vec<(u64, Vec<u8>)> = TraceGen::new(TraceConfig {
+            packets: 5000,
+            concurrent_flows: 50,
+            ..Default::default()
+        })
+        .collect();
+        let run = |burst: bool| {
+            let mut p = Pipeline::new(
+                ShardConfig::new(64, 1_000_000_000, 10_000_000),
+                LinkType::Ethernet,
+                Vec::new(),
+            );
+            for c in frames.chunks(32) {
+                if burst {
+                    let pk: Vec<(&[u8], u32, u64)> = c
+                        .iter()
+                        .map(|(t, f)| (&f[..], f.len() as u32, *t))
+                        .collect();
+                    p.burst(&pk);
+                } else {
+                    for (t, f) in c {
+                        p.packet(f, f.len() as u32, *t);
+                    }
+                }
+                p.tick(c.last().map_or(0, |x| x.0));
+            }
+            p.finish(EndReason::Shutdown);
+            p.batch.out
+        };
+        let a = run(false);
+        assert!(a.len() > 100, "evictions, expiry and stats produce records");
+        assert_eq!(a, run(true));
     }
 
     fn frag_meta(sp: u16, id: u32, offset: u16, more: bool) -> PacketMeta {

@@ -146,6 +146,9 @@ fn scraped_values_match_the_replay() {
     let dir = scratch("metrics");
     let (cap, packets, flows) = capture(&dir);
     let mut p = Probe::start(&[
+        // Through the net_pcap vdev: the port counters are part of what is checked.
+        "--pcap-reader",
+        "vdev",
         "--pcap",
         cap.to_str().unwrap(),
         "--max-flows",

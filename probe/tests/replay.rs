@@ -448,3 +448,55 @@ fn shipped_sample_is_what_the_generator_makes() {
     assert_eq!(purged, truth.packets);
     assert_eq!(count(&r.records, "flow_purge"), truth.flows.len());
 }
+
+#[test]
+fn builtin_reader_and_pcap_vdev_give_identical_records() {
+    let dir = scratch("readers");
+    let cap = dir.join("r.pcap");
+    write_trace(
+        &cap,
+        TraceConfig {
+            packets: 8000,
+            concurrent_flows: 300,
+            seed: 21,
+            vlan_share: 0.3,
+            ipv6_share: 0.3,
+            ..Default::default()
+        },
+    );
+    let args = |reader: &'static str| {
+        vec![
+            "--pcap".to_string(),
+            cap.to_str().unwrap().to_string(),
+            "--pcap-reader".to_string(),
+            reader.to_string(),
+            "--max-flows".to_string(),
+            "2000".to_string(),
+            "--idle-timeout".to_string(),
+            "20ms".to_string(),
+            "--stats-interval".to_string(),
+            "10ms".to_string(),
+        ]
+    };
+    let fast_args = args("fast");
+    let vdev_args = args("vdev");
+    let fast = run(&fast_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let vdev = run(&vdev_args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(fast.code, 0, "stderr: {}", fast.stderr);
+    assert_eq!(vdev.code, 0, "stderr: {}", vdev.stderr);
+    assert!(
+        count(&fast.records, "flow_stats") > 0
+            && fast.summary["flows_ended"]["expired"].as_u64().unwrap() > 0
+    );
+    assert_eq!(fast.records.len(), vdev.records.len());
+    assert_eq!(
+        fast.records, vdev.records,
+        "same records, in the same order"
+    );
+    assert_eq!(fast.summary["packets_received"], 8000);
+    assert_eq!(
+        fast.summary["ports"].as_array().unwrap().len(),
+        0,
+        "no port on the built-in path"
+    );
+}

@@ -37,7 +37,8 @@ impl TimestampField {
             unsafe { dpdk_sys::rte_mbuf_dynfield_lookup(field.as_ptr(), std::ptr::null_mut()) };
         // SAFETY: as above.
         let bit = unsafe { dpdk_sys::rte_mbuf_dynflag_lookup(flag.as_ptr(), std::ptr::null_mut()) };
-        (off >= 0 && (0..64).contains(&bit)).then_some(TimestampField {
+        // Lazily: `1 << bit` must not be evaluated for an unregistered flag (-1).
+        (off >= 0 && (0..64).contains(&bit)).then(|| TimestampField {
             offset: off as usize,
             flag: 1u64 << bit,
         })

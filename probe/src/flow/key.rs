@@ -21,7 +21,9 @@ impl FlowKey {
     /// Ports are only part of the key for TCP and UDP (the parser leaves them 0 otherwise).
     #[inline]
     pub fn from_meta(m: &PacketMeta) -> (FlowKey, bool) {
-        let src_is_lo = (m.src_ip, m.src_port) <= (m.dst_ip, m.dst_port);
+        // Big-endian u128 order is the byte order of the address: one compare, not a byte loop.
+        let (s, d) = (u128::from_be_bytes(m.src_ip), u128::from_be_bytes(m.dst_ip));
+        let src_is_lo = s < d || (s == d && m.src_port <= m.dst_port);
         let (lo_ip, lo_port, hi_ip, hi_port) = if src_is_lo {
             (m.src_ip, m.src_port, m.dst_ip, m.dst_port)
         } else {

@@ -516,6 +516,22 @@ impl Shard {
         }
     }
 
+    /// Touch the index bucket and the flow entry that `update` will need for `m`. Called for a
+    /// whole burst before updating it, so the cache misses of many packets overlap instead of
+    /// stalling one after the other (the loads are independent across packets). The returned
+    /// value only keeps the loads alive.
+    #[inline]
+    pub fn warm(&self, m: &PacketMeta) -> u64 {
+        let (key, _) = FlowKey::from_meta(m);
+        let h = key.hash64();
+        let b = self.buckets[(h >> self.shift) as usize];
+        if b == 0 {
+            return 0;
+        }
+        let s = ((b & SLOT_MASK) - 1) as usize;
+        b ^ self.flows[s].key.lo_port as u64
+    }
+
     /// Index lookup: `Ok(slot)` when present.
     #[inline]
     fn lookup(&self, key: &FlowKey, h: u64) -> Result<u32, ()> {

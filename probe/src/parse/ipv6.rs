@@ -52,7 +52,10 @@ pub(super) fn parse(frame: &[u8], l3: usize, meta: &mut PacketMeta) -> Result<()
                 let field = u16::from_be_bytes([frag[2], frag[3]]);
                 meta.frag_offset = field >> 3;
                 meta.more_fragments = field & FRAGMENT_MORE != 0;
-                meta.ip_id = u32::from_be_bytes([frag[4], frag[5], frag[6], frag[7]]);
+                if meta.frag_offset != 0 || meta.more_fragments {
+                    // An atomic fragment (RFC 6946) is not fragmented: no id, as for IPv4.
+                    meta.ip_id = u32::from_be_bytes([frag[4], frag[5], frag[6], frag[7]]);
+                }
                 if meta.frag_offset != 0 {
                     // No transport header follows: keyed by the fragment table (see ipv4).
                     return l4::fragment(off + FRAGMENT_HEADER_LEN, frag[0], meta);
@@ -185,6 +188,13 @@ mod tests {
         let m = parse_ethernet(&eth(&[], 0x86dd, &ipv6(0, &rest))).unwrap();
         assert_eq!((m.frag_offset, m.more_fragments, m.proto), (1, false, 17));
         assert_eq!((m.l4_offset, m.src_port, m.ip_id), (70, 0, 0xdead_beef));
+        // Atomic fragment: offset 0, M clear; the transport header is there.
+        let rest = cat(&[&ext_fragment(17, 0, false), &udp(7, 8, &[])]);
+        let m = parse_ethernet(&eth(&[], 0x86dd, &ipv6(44, &rest))).unwrap();
+        assert_eq!(
+            (m.src_port, m.ip_id, m.first_fragment, m.frag_offset),
+            (7, 0, false, 0)
+        );
     }
 
     #[test]

@@ -117,15 +117,21 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     let (eal_args, lmap) = match &cfg.source {
         Source::Pcap(files) => {
             let map = config::map_lcores(&m.cpus, files.len());
+            // The built-in reader needs no port and no mbufs: only lcores and rings.
+            let queues = if cfg.pcap_vdev { files.len() } else { 0 };
             let mem = cfg.mem_mb.unwrap_or(config::memory_mb(
-                files.len(),
+                queues,
                 files.len(),
                 cfg.ring_size,
                 record_size,
             ));
-            let vdev = config::pcap_vdev(files)?;
+            let vdevs = if cfg.pcap_vdev {
+                vec![config::pcap_vdev(files)?]
+            } else {
+                Vec::new()
+            };
             (
-                config::eal_args_for(&cfg, &[vdev], &map, &m, mem)?,
+                config::eal_args_for(&cfg, &vdevs, &map, &m, mem)?,
                 Some(map),
             )
         }
@@ -148,8 +154,9 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     }
     let eal = Eal::init("flowprobe", &eal_args).map_err(|e| e.to_string())?;
 
-    let nports = eal.port_count();
-    if nports == 0 {
+    let offline = matches!(cfg.source, Source::Pcap(_)) && !cfg.pcap_vdev;
+    let nports = if offline { 0 } else { eal.port_count() };
+    if nports == 0 && !offline {
         return Err(match &cfg.source {
             Source::Pcap(_) => "the pcap vdev probed no port (see the EAL lines above)".into(),
             Source::Null => "the null vdev probed no port (see the EAL lines above)".into(),
@@ -174,7 +181,8 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
                 })
                 .collect::<Vec<_>>();
             let q = p.len() as u16;
-            (p, map.exporter, vec![q])
+            // The built-in capture reader has no port to configure.
+            (p, map.exporter, if offline { Vec::new() } else { vec![q] })
         }
         None => {
             let lcores = eal.worker_lcores();
@@ -252,12 +260,15 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     }
     // net_pcap stamps every mbuf with the capture time through the registered dynamic field even
     // though it does not advertise the offload; other PMDs register it when the offload is on.
-    let ts_field = if captures.is_some() || ports.iter().all(|p| p.timestamps) {
+    let ts_field = if (captures.is_some() && !offline) || ports.iter().all(|p| p.timestamps) {
         TimestampField::lookup()
     } else {
         None
     };
-    if captures.is_some() && ts_field.is_none() {
+    if offline {
+        // Same interface name as the vdev path: the digests (and so the records) are identical.
+        ifaces.push("pcap0".to_string());
+    } else if captures.is_some() && ts_field.is_none() {
         eprintln!(
             "flowprobe: warning: no RX timestamps from the pcap vdev; replay runs on the TSC clock"
         );
@@ -324,9 +335,17 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             backoff: backoff_for(pl.shares_cpu),
             shared: sh,
             ring_capacity: cfg.ring_size.next_power_of_two() as u64 - 1,
+            decap: cfg.decap,
         };
-        eal.launch(pl.lcore, &format!("worker{i}"), move || worker::run(args))
-            .map_err(|e| e.to_string())?;
+        let file = match (&cfg.source, offline) {
+            (Source::Pcap(files), true) => Some(files[i].clone()),
+            _ => None,
+        };
+        eal.launch(pl.lcore, &format!("worker{i}"), move || match file {
+            Some(f) => worker::run_offline(args, f),
+            None => worker::run(args),
+        })
+        .map_err(|e| e.to_string())?;
     }
     eprintln!(
         "flowprobe: {} worker(s), flow table {} flows/worker, {} B/flow entry, {:.1} MiB in slabs (+ index)",

@@ -12,8 +12,6 @@ use std::time::Duration;
 
 /// Packets per RX burst.
 pub const BURST: usize = 32;
-/// Packets ahead of the one being parsed whose data is prefetched.
-const PREFETCH_AHEAD: usize = 4;
 /// Bursts between publications of the progress counters.
 const PUBLISH_EVERY: u32 = 256;
 
@@ -125,6 +123,8 @@ pub struct WorkerArgs {
     pub shared: Arc<WorkerShared>,
     /// Usable slots of the ring (for the occupancy gauge).
     pub ring_capacity: u64,
+    /// Key tunnelled traffic on the inner flow.
+    pub decap: bool,
 }
 
 /// The ring as the pipeline's output, with the configured full-ring policy.
@@ -195,6 +195,10 @@ fn snapshot(
 }
 
 pub fn run(a: WorkerArgs) -> i32 {
+    let ends = Ends {
+        shared: a.shared.clone(),
+        ring_capacity: a.ring_capacity,
+    };
     let mut pipe = Pipeline::new(
         a.shard,
         a.link,
@@ -204,6 +208,7 @@ pub fn run(a: WorkerArgs) -> i32 {
             exporter_alive: a.exporter_alive.clone(),
         },
     );
+    pipe.set_decap(a.decap);
     let mut burst: Burst<BURST> = Burst::default();
     let mut backoff = Backoff {
         on: a.backoff,
@@ -275,11 +280,13 @@ pub fn run(a: WorkerArgs) -> i32 {
         pipe.batch.stamp = dpdk::rdtsc();
         let capture_clock = a.replay.is_some() && a.ts_field.is_some();
         let now = if capture_clock { 0 } else { a.clock.now() };
-        for i in 0..PREFETCH_AHEAD.min(n) {
+        // Prefetch every packet's headers, then hand the burst to the pipeline, which parses
+        // all of it, warms the flow-table lines, and updates in order.
+        for i in 0..n {
             burst.prefetch(i);
         }
-        for i in 0..n {
-            burst.prefetch(i + PREFETCH_AHEAD);
+        let mut pkts: [(&[u8], u32, u64); BURST] = [(&[], 0, 0); BURST];
+        for (i, slot) in pkts.iter_mut().enumerate().take(n) {
             let ts = match (a.replay, a.ts_field) {
                 (Some(r), Some(f)) => burst
                     .timestamp(i, f)
@@ -289,8 +296,9 @@ pub fn run(a: WorkerArgs) -> i32 {
             };
             last_ts = ts;
             let (data, len) = burst.packet(i);
-            pipe.packet(data, len, ts);
+            *slot = (data, len, ts);
         }
+        pipe.burst(&pkts[..n]);
         burst.free();
         pipe.tick(if capture_clock { last_ts } else { now });
         since_publish += 1;
@@ -303,6 +311,24 @@ pub fn run(a: WorkerArgs) -> i32 {
                 .publish(&snapshot(&pipe, bursts, empty_polls, a.ring_capacity));
         }
     }
+    end(pipe, &ends, bursts, empty_polls, replay_short);
+    0
+}
+
+/// What the end of a worker needs once the rest of its arguments were moved into the loop.
+struct Ends {
+    shared: Arc<WorkerShared>,
+    ring_capacity: u64,
+}
+
+/// Flush every flow, publish the final counters and the report, then mark the worker done.
+fn end(
+    mut pipe: Pipeline<RingOut>,
+    a: &Ends,
+    bursts: u64,
+    empty_polls: u64,
+    replay_short: Option<u64>,
+) {
     pipe.batch.stamp = dpdk::rdtsc();
     pipe.finish(EndReason::Shutdown);
     let report = WorkerReport {
@@ -329,6 +355,103 @@ pub fn run(a: WorkerArgs) -> i32 {
         *g = Some(report);
     }
     a.shared.done.store(true, Ordering::Release);
-    let _ = a.index;
-    0
+}
+
+/// The offline worker: reads a capture file itself (no port, no copy into mbufs) and feeds the
+/// same pipeline in bursts, on the capture's timestamps (ns), with each packet's link type.
+/// Stops at the end of the file, on a read error (reported), or on a stop signal.
+pub fn run_offline(a: WorkerArgs, path: std::path::PathBuf) -> i32 {
+    let ends = Ends {
+        shared: a.shared.clone(),
+        ring_capacity: a.ring_capacity,
+    };
+    let mut pipe = Pipeline::new(
+        a.shard,
+        a.link,
+        RingOut {
+            p: a.producer,
+            wait: a.ring_wait,
+            exporter_alive: a.exporter_alive.clone(),
+        },
+    );
+    pipe.set_decap(a.decap);
+    let mut reader = match crate::pcapfile::CaptureReader::open(&path) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("flowprobe: capture {}: {e}", path.display());
+            end(pipe, &ends, 0, 0, Some(0));
+            return 1;
+        }
+    };
+    let mut bufs: Vec<Vec<u8>> = (0..BURST).map(|_| Vec::with_capacity(2048)).collect();
+    let mut meta = [(0u64, 0u32, 0u32); BURST];
+    let mut bursts = 0u64;
+    let mut since_publish = 0u32;
+    let mut rc = 0;
+    let mut link = None;
+    'outer: loop {
+        if a.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut n = 0;
+        let mut next_link = None;
+        while n < BURST {
+            match reader.next_packet(&mut bufs[n]) {
+                Ok(Some(r)) => {
+                    if link.is_some_and(|l| l != r.linktype) && n > 0 {
+                        // A pcapng interface with another link type: end the burst here.
+                        next_link = Some((r, std::mem::take(&mut bufs[n])));
+                        break;
+                    }
+                    link = Some(r.linktype);
+                    meta[n] = (r.ts_ns, r.orig_len, r.linktype);
+                    n += 1;
+                }
+                Ok(None) => {
+                    if n == 0 {
+                        break 'outer;
+                    }
+                    break;
+                }
+                Err(e) => {
+                    eprintln!("flowprobe: capture {}: {e}", path.display());
+                    rc = 1;
+                    break;
+                }
+            }
+        }
+        if n > 0 {
+            bursts += 1;
+            pipe.set_link(LinkType::from_pcap(meta[0].2));
+            pipe.batch.stamp = dpdk::rdtsc();
+            let mut pkts: [(&[u8], u32, u64); BURST] = [(&[], 0, 0); BURST];
+            for (i, slot) in pkts.iter_mut().enumerate().take(n) {
+                *slot = (&bufs[i][..], meta[i].1, meta[i].0);
+            }
+            pipe.burst(&pkts[..n]);
+            pipe.tick(meta[n - 1].0);
+        }
+        if let Some((r, b)) = next_link {
+            bufs[0] = b;
+            meta[0] = (r.ts_ns, r.orig_len, r.linktype);
+            link = Some(r.linktype);
+            pipe.set_link(LinkType::from_pcap(r.linktype));
+            let pk = [(&bufs[0][..], r.orig_len, r.ts_ns)];
+            pipe.burst(&pk);
+        }
+        if rc != 0 {
+            break;
+        }
+        since_publish += 1;
+        if since_publish >= PUBLISH_EVERY {
+            since_publish = 0;
+            a.shared
+                .rx_packets
+                .store(pipe.rx_packets, Ordering::Relaxed);
+            a.shared
+                .publish(&snapshot(&pipe, bursts, 0, a.ring_capacity));
+        }
+    }
+    end(pipe, &ends, bursts, 0, None);
+    rc
 }
