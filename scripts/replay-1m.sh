@@ -10,7 +10,7 @@ mkdir -p "$dir"
 cargo build --release -q -p flowprobe -p flowprobe-bench
 ./target/release/gentrace --packets "$n" --flows "$flows" --seed 42 --out "$dir/trace.pcap" --truth "$dir/truth.json"
 start=$(date +%s.%N)
-./target/release/flowprobe --pcap "$dir/trace.pcap" --output "$dir/records.json" 2>"$dir/stderr.txt"
+./target/release/flowprobe --pcap "$dir/trace.pcap" --metrics-listen off --output "$dir/records.json" "${@:3}" 2>"$dir/stderr.txt"
 end=$(date +%s.%N)
 python3 - "$dir" "$start" "$end" <<'PY'
 import json, sys

@@ -179,7 +179,8 @@ fn probe(a: &Arena, flows: u32, secs: f64) -> ProbeResult {
                         encoded.fetch_add(1, Ordering::Relaxed);
                     }
                     None if done.load(Ordering::Acquire) => break,
-                    None => std::hint::spin_loop(),
+                    // Back off like the real exporter on a shared CPU: the workers get the cores.
+                    None => std::thread::sleep(Duration::from_micros(50)),
                 }
             }
         })

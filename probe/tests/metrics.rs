@@ -196,6 +196,26 @@ fn scraped_values_match_the_replay() {
         0.0
     );
     assert!(text.contains("flowprobe_build_info{"), "build info present");
+    // Every metric the shipped Grafana dashboard queries is exposed.
+    let dash = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../dashboards/flowprobe.json"
+    ))
+    .unwrap();
+    let mut used: Vec<String> = dash
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("flowprobe_"))
+        .map(|w| w.trim_end_matches("_bucket").to_string())
+        .collect();
+    used.sort();
+    used.dedup();
+    assert!(used.len() >= 10, "{used:?}");
+    for name in &used {
+        assert!(
+            text.contains(&format!("\n{name}")) || text.starts_with(name.as_str()),
+            "dashboard metric {name} is not exposed"
+        );
+    }
     // No label carries an address: every label value is an enum or a configuration name.
     for k in m.keys() {
         assert!(
