@@ -21,6 +21,8 @@ trap 'rm -f "$log"' EXIT
     cargo test -p flowprobe --no-default-features --lib
     cargo test --workspace
 } 2>&1 | tee "$log"
+# Brief fuzzing of the parser and the capture reader (a crash fails the run).
+scripts/fuzz-smoke.sh
 # One closing line over every test binary (cargo's last line is often an empty doc-test run).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
      END { printf "%d passed, %d failed\n", p, f; exit (f > 0) }' "$log"

@@ -215,3 +215,146 @@ fn nfcapd_receives_and_nfdump_shows_the_flows() {
     assert_eq!(total_in_pkts, want_pkts);
     assert_eq!(total_in_bytes, want_bytes);
 }
+
+/// The probe's own IPFIX output, replayed into nfcapd, shows the same flows, packets and bytes as
+/// the JSON output of the same run.
+#[test]
+fn replay_to_nfcapd_matches_the_json_output_of_the_same_run() {
+    if !have("nfcapd") || !have("nfdump") {
+        eprintln!(
+            "SKIP replay_to_nfcapd_matches_the_json_output_of_the_same_run: nfdump not installed"
+        );
+        return;
+    }
+    use flowprobe::synth::trace::{TraceConfig, TraceGen};
+    let dir = std::env::temp_dir().join(format!("flowprobe-ipfix-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("nf")).unwrap();
+    let cap = dir.join("t.pcap");
+    {
+        let f = std::io::BufWriter::new(std::fs::File::create(&cap).unwrap());
+        let mut w = PcapWriter::new(f, LINKTYPE_ETHERNET, false, 65535).unwrap();
+        let mut g = TraceGen::new(TraceConfig {
+            packets: 4000,
+            concurrent_flows: 100,
+            seed: 9,
+            ..Default::default()
+        });
+        let mut frame = Vec::new();
+        while let Some(ts) = g.next_into(&mut frame) {
+            w.write_packet(ts, &frame).unwrap();
+        }
+    }
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut nfcapd = Command::new("timeout")
+        .args([
+            "-s",
+            "KILL",
+            "90",
+            "nfcapd",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-w",
+        ])
+        .arg(dir.join("nf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    let json = dir.join("records.json");
+    let out = Command::new("timeout")
+        .args([
+            "-s",
+            "KILL",
+            "120",
+            env!("CARGO_BIN_EXE_flowprobe"),
+            "--no-huge",
+            "--metrics-listen",
+            "off",
+        ])
+        .args([
+            "--pcap",
+            cap.to_str().unwrap(),
+            "--stats-interval",
+            "0",
+            "--max-flows",
+            "10000",
+        ])
+        .args([
+            "--output",
+            json.to_str().unwrap(),
+            "--output",
+            &format!("ipfix+udp://127.0.0.1:{port}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    let _ = Command::new("kill")
+        .args(["-TERM", &nfcapd.id().to_string()])
+        .status();
+    let end = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < end && nfcapd.try_wait().ok().flatten().is_none() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = nfcapd.kill();
+    // JSON side: flows and per-direction totals from the purge records (A = initiator).
+    let mut flows = 0u64;
+    let mut total_packets = 0u64;
+    let mut total_bytes = 0u64;
+    for l in std::fs::read_to_string(&json).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["type"] == "flow_purge" {
+            flows += 1;
+            total_packets += v["flow"]["total_packets"].as_u64().unwrap();
+            total_bytes += v["flow"]["total_bytes"].as_u64().unwrap();
+        }
+    }
+    // nfdump side: one row per flow with forward (ipkt/ibyt) and reverse (opkt/obyt) counters.
+    let (mut rows, mut pk, mut by) = (0u64, 0u64, 0u64);
+    for f in std::fs::read_dir(dir.join("nf"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+    {
+        if !f
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("nfcapd.")
+            || f.to_string_lossy().contains("current")
+        {
+            continue;
+        }
+        let o = Command::new("nfdump")
+            .args(["-r", f.to_str().unwrap(), "-q", "-o", "csv"])
+            .output()
+            .unwrap();
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            let c: Vec<&str> = line.split(',').collect();
+            if c.len() < 15 || !c[0].starts_with("20") {
+                continue;
+            }
+            let n = |i: usize| c[i].trim().parse::<u64>().unwrap_or(0);
+            rows += 1;
+            pk += n(11) + n(13);
+            by += n(12) + n(14);
+        }
+    }
+    assert!(flows > 100, "{flows}");
+    assert_eq!(rows, flows, "one nfdump row per flow");
+    assert_eq!(pk, total_packets);
+    assert_eq!(by, total_bytes);
+    assert_eq!(total_packets, 4000);
+}
