@@ -150,6 +150,35 @@ fn bare(a: &Arena, secs: f64) -> f64 {
     .0
 }
 
+/// Capacity with headroom: the table holds every concurrent flow without evicting.
+fn capacity(flows: u32) -> u32 {
+    (flows as u64 * 5 / 4 + 1024) as u32
+}
+
+fn pipeline<O: RecordOut>(flows: u32, out: O) -> Pipeline<O> {
+    Pipeline::new(
+        ShardConfig::new(capacity(flows), 30_000_000_000, 15_000_000_000),
+        LinkType::Ethernet,
+        out,
+    )
+}
+
+/// One pass over the arena in bursts, on capture time shifted by `pass` arena spans.
+fn run_pass<O: RecordOut>(p: &mut Pipeline<O>, a: &Arena, pass: u64) {
+    let off = 1_767_225_600_000_000_000u64 + pass * a.span_ns;
+    for b in (0..a.n()).step_by(BURST) {
+        let mut last = off;
+        let mut pk: [(&[u8], u32, u64); BURST] = [(&[], 0, 0); BURST];
+        let e = (b + BURST).min(a.n());
+        for i in b..e {
+            last = off + a.ts[i];
+            pk[i - b] = (a.packet(i), a.len[i], last);
+        }
+        p.burst(&pk[..e - b]);
+        p.tick(last);
+    }
+}
+
 struct ProbeResult {
     mpps: f64,
     flows: u64,
@@ -185,33 +214,13 @@ fn probe(a: &Arena, flows: u32, secs: f64) -> ProbeResult {
             }
         })
     };
-    // Capacity with headroom: the table holds every concurrent flow without evicting.
-    let cap = (flows as u64 * 5 / 4 + 1024) as u32;
-    let mut p = Pipeline::new(
-        ShardConfig::new(cap, 30_000_000_000, 15_000_000_000),
-        LinkType::Ethernet,
-        QueueOut(q),
-    );
-    let base = 1_767_225_600_000_000_000u64;
-    let run_pass = |p: &mut Pipeline<QueueOut>, pass: u64| {
-        let off = base + pass * a.span_ns;
-        let mut last = off;
-        for b in (0..a.n()).step_by(BURST) {
-            let mut pk: [(&[u8], u32, u64); BURST] = [(&[], 0, 0); BURST];
-            let e = (b + BURST).min(a.n());
-            for i in b..e {
-                last = off + a.ts[i];
-                pk[i - b] = (a.packet(i), a.len[i], last);
-            }
-            p.burst(&pk[..e - b]);
-            p.tick(last);
-        }
-    };
+    let cap = capacity(flows);
+    let mut p = pipeline(flows, QueueOut(q));
     // Warm-up pass: fills the table (creation), then measure the steady state.
-    run_pass(&mut p, 0);
+    run_pass(&mut p, a, 0);
     let mut pass_no = 1;
     let (mpps, _) = timed(a, secs, |_| {
-        run_pass(&mut p, pass_no);
+        run_pass(&mut p, a, pass_no);
         pass_no += 1;
     });
     let live = p.shard.len();
@@ -240,31 +249,11 @@ impl RecordOut for Discard {
 
 /// The pipeline alone (records counted, not encoded): isolates the worker from the exporter.
 fn probe_alone(a: &Arena, flows: u32, secs: f64) -> f64 {
-    let cap = (flows as u64 * 5 / 4 + 1024) as u32;
-    let mut p = Pipeline::new(
-        ShardConfig::new(cap, 30_000_000_000, 15_000_000_000),
-        LinkType::Ethernet,
-        Discard(0),
-    );
-    let base = 1_767_225_600_000_000_000u64;
-    let run = |p: &mut Pipeline<Discard>, pass: u64| {
-        let off = base + pass * a.span_ns;
-        for b in (0..a.n()).step_by(BURST) {
-            let mut last = off;
-            let mut pk: [(&[u8], u32, u64); BURST] = [(&[], 0, 0); BURST];
-            let e = (b + BURST).min(a.n());
-            for i in b..e {
-                last = off + a.ts[i];
-                pk[i - b] = (a.packet(i), a.len[i], last);
-            }
-            p.burst(&pk[..e - b]);
-            p.tick(last);
-        }
-    };
-    run(&mut p, 0);
+    let mut p = pipeline(flows, Discard(0));
+    run_pass(&mut p, a, 0);
     let mut pass_no = 1;
     let m = timed(a, secs, |_| {
-        run(&mut p, pass_no);
+        run_pass(&mut p, a, pass_no);
         pass_no += 1;
     })
     .0;
@@ -275,31 +264,11 @@ fn probe_alone(a: &Arena, flows: u32, secs: f64) -> f64 {
 /// Heap allocations made by the pipeline over two steady-state passes (single thread, so the
 /// process-wide allocation counter sees only the worker's own).
 fn steady_state_allocations(a: &Arena, flows: u32) -> usize {
-    let cap = (flows as u64 * 5 / 4 + 1024) as u32;
-    let mut p = Pipeline::new(
-        ShardConfig::new(cap, 30_000_000_000, 15_000_000_000),
-        LinkType::Ethernet,
-        Discard(0),
-    );
-    let base = 1_767_225_600_000_000_000u64;
-    let run = |p: &mut Pipeline<Discard>, pass: u64| {
-        let off = base + pass * a.span_ns;
-        for b in (0..a.n()).step_by(BURST) {
-            let mut last = off;
-            let mut pk: [(&[u8], u32, u64); BURST] = [(&[], 0, 0); BURST];
-            let e = (b + BURST).min(a.n());
-            for i in b..e {
-                last = off + a.ts[i];
-                pk[i - b] = (a.packet(i), a.len[i], last);
-            }
-            p.burst(&pk[..e - b]);
-            p.tick(last);
-        }
-    };
-    run(&mut p, 0);
+    let mut p = pipeline(flows, Discard(0));
+    run_pass(&mut p, a, 0);
     let reg = Region::new(GLOBAL);
-    run(&mut p, 1);
-    run(&mut p, 2);
+    run_pass(&mut p, a, 1);
+    run_pass(&mut p, a, 2);
     let n = reg.change().allocations;
     black_box(p.batch.out.0);
     n

@@ -124,6 +124,85 @@ fn tshark_decodes_without_errors() {
     assert!(text.contains("Flow End Reason: End of Flow detected (3)"));
 }
 
+/// A running nfcapd writing into `dir`, listening on a free loopback UDP port.
+struct Nfcapd {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Nfcapd {
+    fn start(dir: &std::path::Path) -> Nfcapd {
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("timeout")
+            .args([
+                "-s",
+                "KILL",
+                "90",
+                "nfcapd",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-w",
+            ])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        Nfcapd {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Stop (SIGTERM makes nfcapd flush its file) and return the nfdump rows as
+    /// (ipkt, ibyt, opkt, obyt).
+    fn stop_and_read(mut self) -> Vec<[u64; 4]> {
+        std::thread::sleep(Duration::from_millis(800));
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let end = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < end && self.child.try_wait().ok().flatten().is_none() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let mut rows = Vec::new();
+        for f in std::fs::read_dir(&self.dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+        {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("nfcapd.") || name.contains("current") {
+                continue;
+            }
+            let out = Command::new("nfdump")
+                .args(["-r", f.to_str().unwrap(), "-q", "-o", "csv"])
+                .output()
+                .unwrap();
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                // nfdump 1.7 csv: ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,...
+                let c: Vec<&str> = line.split(',').collect();
+                if c.len() < 15 || !c[0].starts_with("20") {
+                    continue;
+                }
+                let n = |i: usize| c[i].trim().parse::<u64>().unwrap_or(0);
+                rows.push([n(11), n(12), n(13), n(14)]);
+            }
+        }
+        rows
+    }
+}
+
 #[test]
 fn nfcapd_receives_and_nfdump_shows_the_flows() {
     if !have("nfcapd") || !have("nfdump") {
@@ -133,87 +212,33 @@ fn nfcapd_receives_and_nfdump_shows_the_flows() {
     let dir = std::env::temp_dir().join(format!("flowprobe-nfcapd-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut nfcapd = Command::new("timeout")
-        .args([
-            "-s",
-            "KILL",
-            "60",
-            "nfcapd",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-w",
-        ])
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    let nf = Nfcapd::start(&dir);
     let recs = records(60);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     for m in messages(&recs) {
-        sock.send_to(&m, ("127.0.0.1", port)).unwrap();
+        sock.send_to(&m, ("127.0.0.1", nf.port)).unwrap();
         std::thread::sleep(Duration::from_millis(5));
     }
-    std::thread::sleep(Duration::from_millis(800));
-    // SIGTERM makes nfcapd flush and close its file.
-    let _ = Command::new("kill")
-        .args(["-TERM", &nfcapd.id().to_string()])
-        .status();
-    let end = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < end && nfcapd.try_wait().ok().flatten().is_none() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = nfcapd.kill();
-    let files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("nfcapd.")
-                && !p.to_string_lossy().contains("current")
-        })
-        .collect();
-    assert!(
-        !files.is_empty(),
-        "nfcapd wrote no file in {}",
-        dir.display()
+    let rows = nf.stop_and_read();
+    let sum = |i: usize| rows.iter().map(|r| r[i]).sum::<u64>();
+    assert_eq!(rows.len(), 60, "one nfdump row per flow");
+    assert_eq!(
+        sum(0),
+        recs.iter().map(|r| r.dir[0].delta_packets).sum::<u64>()
     );
-    let mut total_in_pkts = 0u64;
-    let mut total_in_bytes = 0u64;
-    let mut rows = 0;
-    for f in files {
-        let out = Command::new("nfdump")
-            .args(["-r", f.to_str().unwrap(), "-q", "-o", "csv"])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        for line in text.lines() {
-            let cols: Vec<&str> = line.split(',').collect();
-            // nfdump 1.7 csv: ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,...
-            if cols.len() < 15 || cols[0] == "ts" || !cols[0].starts_with("20") {
-                continue;
-            }
-            rows += 1;
-            total_in_pkts += cols[11].trim().parse::<u64>().unwrap_or(0);
-            total_in_bytes += cols[12].trim().parse::<u64>().unwrap_or(0);
-        }
-    }
-    let want_pkts: u64 = recs.iter().map(|r| r.dir[0].delta_packets).sum();
-    let want_bytes: u64 = recs.iter().map(|r| r.dir[0].delta_bytes).sum();
-    assert_eq!(rows, 60, "one nfdump row per flow");
-    assert_eq!(total_in_pkts, want_pkts);
-    assert_eq!(total_in_bytes, want_bytes);
+    assert_eq!(
+        sum(1),
+        recs.iter().map(|r| r.dir[0].delta_bytes).sum::<u64>()
+    );
+    assert_eq!(
+        sum(2),
+        recs.iter().map(|r| r.dir[1].delta_packets).sum::<u64>(),
+        "reverse (RFC 5103) counters"
+    );
+    assert_eq!(
+        sum(3),
+        recs.iter().map(|r| r.dir[1].delta_bytes).sum::<u64>()
+    );
 }
 
 /// The probe's own IPFIX output, replayed into nfcapd, shows the same flows, packets and bytes as
@@ -245,29 +270,7 @@ fn replay_to_nfcapd_matches_the_json_output_of_the_same_run() {
             w.write_packet(ts, &frame).unwrap();
         }
     }
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut nfcapd = Command::new("timeout")
-        .args([
-            "-s",
-            "KILL",
-            "90",
-            "nfcapd",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-w",
-        ])
-        .arg(dir.join("nf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    let nf = Nfcapd::start(&dir.join("nf"));
     let json = dir.join("records.json");
     let out = Command::new("timeout")
         .args([
@@ -291,7 +294,7 @@ fn replay_to_nfcapd_matches_the_json_output_of_the_same_run() {
             "--output",
             json.to_str().unwrap(),
             "--output",
-            &format!("ipfix+udp://127.0.0.1:{port}"),
+            &format!("ipfix+udp://127.0.0.1:{}", nf.port),
         ])
         .output()
         .unwrap();
@@ -300,15 +303,7 @@ fn replay_to_nfcapd_matches_the_json_output_of_the_same_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::thread::sleep(Duration::from_millis(800));
-    let _ = Command::new("kill")
-        .args(["-TERM", &nfcapd.id().to_string()])
-        .status();
-    let end = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < end && nfcapd.try_wait().ok().flatten().is_none() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = nfcapd.kill();
+    let nf_rows = nf.stop_and_read();
     // JSON side: flows and per-direction totals from the purge records (A = initiator).
     let mut flows = 0u64;
     let mut total_packets = 0u64;
@@ -322,36 +317,9 @@ fn replay_to_nfcapd_matches_the_json_output_of_the_same_run() {
         }
     }
     // nfdump side: one row per flow with forward (ipkt/ibyt) and reverse (opkt/obyt) counters.
-    let (mut rows, mut pk, mut by) = (0u64, 0u64, 0u64);
-    for f in std::fs::read_dir(dir.join("nf"))
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-    {
-        if !f
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("nfcapd.")
-            || f.to_string_lossy().contains("current")
-        {
-            continue;
-        }
-        let o = Command::new("nfdump")
-            .args(["-r", f.to_str().unwrap(), "-q", "-o", "csv"])
-            .output()
-            .unwrap();
-        for line in String::from_utf8_lossy(&o.stdout).lines() {
-            let c: Vec<&str> = line.split(',').collect();
-            if c.len() < 15 || !c[0].starts_with("20") {
-                continue;
-            }
-            let n = |i: usize| c[i].trim().parse::<u64>().unwrap_or(0);
-            rows += 1;
-            pk += n(11) + n(13);
-            by += n(12) + n(14);
-        }
-    }
+    let rows = nf_rows.len() as u64;
+    let pk: u64 = nf_rows.iter().map(|r| r[0] + r[2]).sum();
+    let by: u64 = nf_rows.iter().map(|r| r[1] + r[3]).sum();
     assert!(flows > 100, "{flows}");
     assert_eq!(rows, flows, "one nfdump row per flow");
     assert_eq!(pk, total_packets);

@@ -325,7 +325,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             queue: pl.queue,
             shard: sc,
             link,
-            producer: prod,
+            producer: Some(prod),
             ring_wait: cfg.ring_wait,
             stop: stop.clone(),
             exporter_alive: exporter_alive.clone(),

@@ -112,7 +112,8 @@ pub struct WorkerArgs {
     pub queue: u16,
     pub shard: ShardConfig,
     pub link: LinkType,
-    pub producer: Producer<FlowRecord>,
+    /// Taken by the worker when it starts (the one producer of its ring).
+    pub producer: Option<Producer<FlowRecord>>,
     pub ring_wait: bool,
     pub stop: Arc<AtomicBool>,
     pub exporter_alive: Arc<AtomicBool>,
@@ -194,21 +195,31 @@ fn snapshot(
     }
 }
 
-pub fn run(a: WorkerArgs) -> i32 {
+/// The worker's pipeline (its ring as the output) and what `end` needs, from its arguments.
+fn start(a: &mut WorkerArgs) -> (Pipeline<RingOut>, Ends) {
     let ends = Ends {
         shared: a.shared.clone(),
         ring_capacity: a.ring_capacity,
     };
+    let producer = a
+        .producer
+        .take()
+        .expect("a worker's ring producer is taken once");
     let mut pipe = Pipeline::new(
         a.shard,
         a.link,
         RingOut {
-            p: a.producer,
+            p: producer,
             wait: a.ring_wait,
             exporter_alive: a.exporter_alive.clone(),
         },
     );
     pipe.set_decap(a.decap);
+    (pipe, ends)
+}
+
+pub fn run(mut a: WorkerArgs) -> i32 {
+    let (mut pipe, ends) = start(&mut a);
     let mut burst: Burst<BURST> = Burst::default();
     let mut backoff = Backoff {
         on: a.backoff,
@@ -360,21 +371,8 @@ fn end(
 /// The offline worker: reads a capture file itself (no port, no copy into mbufs) and feeds the
 /// same pipeline in bursts, on the capture's timestamps (ns), with each packet's link type.
 /// Stops at the end of the file, on a read error (reported), or on a stop signal.
-pub fn run_offline(a: WorkerArgs, path: std::path::PathBuf) -> i32 {
-    let ends = Ends {
-        shared: a.shared.clone(),
-        ring_capacity: a.ring_capacity,
-    };
-    let mut pipe = Pipeline::new(
-        a.shard,
-        a.link,
-        RingOut {
-            p: a.producer,
-            wait: a.ring_wait,
-            exporter_alive: a.exporter_alive.clone(),
-        },
-    );
-    pipe.set_decap(a.decap);
+pub fn run_offline(mut a: WorkerArgs, path: std::path::PathBuf) -> i32 {
+    let (mut pipe, ends) = start(&mut a);
     let mut reader = match crate::pcapfile::CaptureReader::open(&path) {
         Ok(r) => r,
         Err(e) => {
