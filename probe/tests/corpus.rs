@@ -401,3 +401,67 @@ fn endpoint_canonical_forms_agree() {
     assert_eq!((e[0].packets, e[0].bytes), ([51, 58], [4260, 69722]));
     let _ = Ignored::Short;
 }
+
+/// Every tcpdump capture through the whole worker pipeline (parser, fragment table, flow table,
+/// timers): the accounting identity holds per file, and every flow ends in exactly one record.
+#[test]
+fn tcpdump_captures_keep_the_accounting_identity_in_the_pipeline() {
+    use flowprobe::flow::{EndReason, RecordKind, ShardConfig};
+    use flowprobe::pipeline::{LinkType, Pipeline};
+    let Some(dir) = corpus_dir("tcpdump") else {
+        return;
+    };
+    let (mut files_seen, mut packets) = (0u64, 0u64);
+    for path in files(&dir) {
+        // Small table and short timers: eviction, expiry and reports all happen on this corpus.
+        let mut p = Pipeline::new(
+            ShardConfig {
+                active_timeout_ns: 60_000_000_000,
+                ..ShardConfig::new(64, 5_000_000_000, 1_000_000_000)
+            },
+            LinkType::Ethernet,
+            Vec::new(),
+        );
+        let mut r = match CaptureReader::open(&path) {
+            Ok(r) => r,
+            Err(_) => continue,
+        };
+        let mut buf = Vec::new();
+        while let Ok(Some(rec)) = r.next_packet(&mut buf) {
+            p.set_link(LinkType::from_pcap(rec.linktype));
+            p.packet(&buf, rec.orig_len.max(buf.len() as u32), rec.ts_ns);
+            p.tick(rec.ts_ns);
+        }
+        p.finish(EndReason::Shutdown);
+        let st = *p.shard_stats();
+        let ends: Vec<_> = p
+            .batch
+            .out
+            .iter()
+            .filter(|r| r.kind == RecordKind::End)
+            .collect();
+        let purged: u64 = ends.iter().map(|r| r.total_packets()).sum();
+        assert_eq!(
+            st.packets + p.unmatched_total(),
+            p.rx_packets,
+            "{}: attributed + unmatched = received",
+            path.display()
+        );
+        assert_eq!(
+            purged,
+            st.packets,
+            "{}: end records carry every attributed packet",
+            path.display()
+        );
+        assert_eq!(
+            ends.len() as u64,
+            st.flows_created,
+            "{}: one end record per flow",
+            path.display()
+        );
+        files_seen += 1;
+        packets += p.rx_packets;
+    }
+    eprintln!("pipeline accounting over the tcpdump corpus: {files_seen} files, {packets} packets");
+    assert!(files_seen > 700);
+}
