@@ -124,6 +124,9 @@ pub struct Pipeline<O: RecordOut> {
     pub rx_bytes: u64,
     /// Packets not attributed to any flow, by reason.
     pub unmatched: [u64; UNMATCHED_REASONS],
+    /// Parse results of the burst being processed (reused: no per-burst initialisation).
+    /// Taken out during a burst (so updating can borrow the pipeline) and put back after.
+    metas: Option<Box<[PacketMeta; BURST_MAX]>>,
     /// Ports of first fragments, to attribute the datagram's other fragments.
     frags: FragTable,
     /// First fragments that found the fragment table full (their other fragments go unmatched).
@@ -142,6 +145,7 @@ impl<O: RecordOut> Pipeline<O> {
             rx_packets: 0,
             rx_bytes: 0,
             unmatched: [0; UNMATCHED_REASONS],
+            metas: Some(Box::new([PacketMeta::default(); BURST_MAX])),
             frags: FragTable::new(DEFAULT_FRAG_CAPACITY, DEFAULT_FRAG_TIMEOUT_NS),
             frag_overflows: 0,
             frag_attributed: 0,
@@ -161,8 +165,9 @@ impl<O: RecordOut> Pipeline<O> {
     /// Process one packet: `data` is its first contiguous bytes (headers), `len` its full length.
     #[inline]
     pub fn packet(&mut self, data: &[u8], len: u32, now_ns: u64) {
-        match parse::parse_frame(self.linktype, data, self.decap) {
-            Ok(m) => self.meta(m, len, now_ns),
+        let mut m = PacketMeta::default();
+        match parse::parse_frame_into(self.linktype, data, self.decap, &mut m) {
+            Ok(()) => self.meta(&m, len, now_ns),
             Err(e) => self.unmatched_packet(e, len),
         }
     }
@@ -181,26 +186,31 @@ impl<O: RecordOut> Pipeline<O> {
     /// memory accesses of the burst overlap.
     #[inline]
     pub fn burst(&mut self, pkts: &[(&[u8], u32, u64)]) {
+        // Allocated once (in `new`); only a pointer moves here.
+        let mut metas = self
+            .metas
+            .take()
+            .unwrap_or_else(|| Box::new([PacketMeta::default(); BURST_MAX]));
         for chunk in pkts.chunks(BURST_MAX) {
-            let mut parsed: [Result<PacketMeta, ParseError>; BURST_MAX] =
-                [Err(ParseError::Truncated); BURST_MAX];
-            for (slot, (data, _, _)) in parsed.iter_mut().zip(chunk) {
-                *slot = parse::parse_frame(self.linktype, data, self.decap);
+            let mut res: [Result<(), ParseError>; BURST_MAX] = [Ok(()); BURST_MAX];
+            for ((r, m), (data, _, _)) in res.iter_mut().zip(metas.iter_mut()).zip(chunk) {
+                *r = parse::parse_frame_into(self.linktype, data, self.decap, m);
             }
             let mut keep = 0u64;
-            for m in parsed[..chunk.len()].iter().flatten() {
-                if m.frag_offset == 0 {
+            for (r, m) in res.iter().zip(metas.iter()).take(chunk.len()) {
+                if r.is_ok() && m.frag_offset == 0 {
                     keep ^= self.shard.warm(m);
                 }
             }
             std::hint::black_box(keep);
-            for (r, &(_, len, now)) in parsed[..chunk.len()].iter().zip(chunk) {
-                match r {
-                    Ok(m) => self.meta(*m, len, now),
-                    Err(e) => self.unmatched_packet(*e, len),
+            for (i, &(_, len, now)) in chunk.iter().enumerate() {
+                match res[i] {
+                    Ok(()) => self.meta(&metas[i], len, now),
+                    Err(e) => self.unmatched_packet(e, len),
                 }
             }
         }
+        self.metas = Some(metas);
     }
 
     /// Process one parsed packet (counted as received). Fragments: a first fragment (offset 0,
@@ -209,28 +219,28 @@ impl<O: RecordOut> Pipeline<O> {
     /// (`fragment`) when that was not seen, expired, or did not fit. Other protocols key without
     /// ports, so their fragments are attributed as they are.
     #[inline]
-    pub fn meta(&mut self, mut m: PacketMeta, len: u32, now_ns: u64) {
+    pub fn meta(&mut self, m: &PacketMeta, len: u32, now_ns: u64) {
         self.rx_packets += 1;
         self.rx_bytes += len as u64;
         let ported = m.proto == 6 || m.proto == 17;
-        if m.frag_offset != 0 {
-            if ported {
-                match self.frags.lookup(&m, now_ns) {
-                    Some((sp, dp)) => {
-                        m.src_port = sp;
-                        m.dst_port = dp;
-                        self.frag_attributed += 1;
-                    }
-                    None => {
-                        self.unmatched[ParseError::Fragment as usize] += 1;
-                        return;
-                    }
+        if m.frag_offset != 0 && ported {
+            // A non-first fragment takes the ports of its first fragment (a copy: rare path).
+            match self.frags.lookup(m, now_ns) {
+                Some((sp, dp)) => {
+                    let mut f = *m;
+                    f.src_port = sp;
+                    f.dst_port = dp;
+                    self.frag_attributed += 1;
+                    self.shard.update(&f, len, now_ns, &mut self.batch);
                 }
+                None => self.unmatched[ParseError::Fragment as usize] += 1,
             }
-        } else if m.more_fragments && ported && !self.frags.insert(&m, now_ns) {
+            return;
+        }
+        if m.frag_offset == 0 && m.more_fragments && ported && !self.frags.insert(m, now_ns) {
             self.frag_overflows += 1;
         }
-        self.shard.update(&m, len, now_ns, &mut self.batch);
+        self.shard.update(m, len, now_ns, &mut self.batch);
     }
 
     /// Timers (once per burst, or on idle polls) and hand-off of the burst's records.
@@ -410,17 +420,17 @@ mod tests {
     fn non_first_fragments_join_the_flow_of_their_first_fragment() {
         let mut p = Pipeline::new(ShardConfig::new(100, 0, 0), LinkType::Ethernet, Vec::new());
         // Datagram 1: first fragment, then two more (ports 0 as the parser leaves them).
-        p.meta(frag_meta(5353, 1, 0, true), 1514, 1);
-        p.meta(frag_meta(0, 1, 185, true), 1514, 2);
-        p.meta(frag_meta(0, 1, 370, false), 600, 3);
+        p.meta(&frag_meta(5353, 1, 0, true), 1514, 1);
+        p.meta(&frag_meta(0, 1, 185, true), 1514, 2);
+        p.meta(&frag_meta(0, 1, 370, false), 600, 3);
         // Datagram 2: its first fragment was never seen.
-        p.meta(frag_meta(0, 2, 185, false), 600, 4);
+        p.meta(&frag_meta(0, 2, 185, false), 600, 4);
         // An unfragmented packet of the same flow.
-        p.meta(frag_meta(5353, 0, 0, false), 100, 5);
+        p.meta(&frag_meta(5353, 0, 0, false), 100, 5);
         // A non-first ICMP fragment needs no ports.
         let mut icmp = frag_meta(0, 3, 185, false);
         icmp.proto = 1;
-        p.meta(icmp, 600, 6);
+        p.meta(&icmp, 600, 6);
         p.finish(EndReason::Shutdown);
         let ends: Vec<_> = p
             .batch
@@ -446,10 +456,10 @@ mod tests {
         let mut p = Pipeline::new(ShardConfig::new(100, 0, 0), LinkType::Ethernet, Vec::new());
         let n = DEFAULT_FRAG_CAPACITY as u32 * 2;
         for id in 0..n {
-            p.meta(frag_meta(1000, id, 0, true), 1514, 1);
+            p.meta(&frag_meta(1000, id, 0, true), 1514, 1);
         }
         for id in 0..n {
-            p.meta(frag_meta(0, id, 185, false), 100, 2);
+            p.meta(&frag_meta(0, id, 185, false), 100, 2);
         }
         // Each first fragment either found room or was counted; each non-first fragment was
         // attributed exactly when its first fragment had found room.
@@ -458,8 +468,8 @@ mod tests {
         assert_eq!(p.unmatched[ParseError::Fragment as usize], p.frag_overflows);
         // After the entries expire (30 s), the table takes new datagrams again.
         let later = 1 + DEFAULT_FRAG_TIMEOUT_NS;
-        p.meta(frag_meta(1000, n, 0, true), 1514, later);
-        p.meta(frag_meta(0, n, 185, false), 100, later);
+        p.meta(&frag_meta(1000, n, 0, true), 1514, later);
+        p.meta(&frag_meta(0, n, 185, false), 100, later);
         assert_eq!(p.frag_attributed + p.frag_overflows, n as u64 + 1);
     }
 
