@@ -5,7 +5,8 @@
 
 use crate::flow::frag::{DEFAULT_FRAG_CAPACITY, DEFAULT_FRAG_TIMEOUT_NS};
 use crate::flow::{
-    EndReason, FlowRecord, FragTable, RecordKind, RecordSink, Shard, ShardConfig, ShardStats,
+    EndReason, FlowKey, FlowRecord, FragTable, RecordKind, RecordSink, Shard, ShardConfig,
+    ShardStats,
 };
 use crate::parse::{self, PacketMeta, ParseError};
 
@@ -196,21 +197,48 @@ impl<O: RecordOut> Pipeline<O> {
             for ((r, m), (data, _, _)) in res.iter_mut().zip(metas.iter_mut()).zip(chunk) {
                 *r = parse::parse_frame_into(self.linktype, data, self.decap, m);
             }
+            // Keys and hashes once per packet: they warm the table now and key the update later.
+            let mut keys = [(FlowKey::default(), false, 0u64); BURST_MAX];
             let mut keep = 0u64;
-            for (r, m) in res.iter().zip(metas.iter()).take(chunk.len()) {
+            for ((r, m), k) in res
+                .iter()
+                .zip(metas.iter())
+                .zip(keys.iter_mut())
+                .take(chunk.len())
+            {
                 if r.is_ok() && m.frag_offset == 0 {
-                    keep ^= self.shard.warm(m);
+                    let (key, lo) = FlowKey::from_meta(m);
+                    let h = key.hash64();
+                    *k = (key, lo, h);
+                    keep ^= self.shard.warm(h);
                 }
             }
             std::hint::black_box(keep);
             for (i, &(_, len, now)) in chunk.iter().enumerate() {
                 match res[i] {
+                    Ok(()) if metas[i].frag_offset == 0 => {
+                        let (key, lo, h) = keys[i];
+                        self.meta_keyed(&metas[i], key, lo, h, len, now);
+                    }
                     Ok(()) => self.meta(&metas[i], len, now),
                     Err(e) => self.unmatched_packet(e, len),
                 }
             }
         }
         self.metas = Some(metas);
+    }
+
+    /// [`Pipeline::meta`] for a packet that is not a non-first fragment, keyed already.
+    #[inline]
+    fn meta_keyed(&mut self, m: &PacketMeta, key: FlowKey, lo: bool, h: u64, len: u32, now: u64) {
+        self.rx_packets += 1;
+        self.rx_bytes += len as u64;
+        let ported = m.proto == 6 || m.proto == 17;
+        if m.more_fragments && ported && !self.frags.insert(m, now) {
+            self.frag_overflows += 1;
+        }
+        self.shard
+            .update_keyed(m, key, lo, h, len, now, &mut self.batch);
     }
 
     /// Process one parsed packet (counted as received). Fragments: a first fragment (offset 0,

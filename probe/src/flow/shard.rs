@@ -485,12 +485,29 @@ impl Shard {
         now: u64,
         sink: &mut S,
     ) {
+        let (key, src_is_lo) = FlowKey::from_meta(m);
+        let h = key.hash64();
+        self.update_keyed(m, key, src_is_lo, h, frame_len, now, sink);
+    }
+
+    /// [`Shard::update`] with the key, orientation and hash already computed (by [`Shard::warm`]
+    /// for a burst): the same result, without hashing the key twice.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub fn update_keyed<S: RecordSink>(
+        &mut self,
+        m: &PacketMeta,
+        key: FlowKey,
+        src_is_lo: bool,
+        h: u64,
+        frame_len: u32,
+        now: u64,
+        sink: &mut S,
+    ) {
         let now = self.advance(now);
         if now >= self.deadline {
             self.run_timers(now, sink);
         }
-        let (key, src_is_lo) = FlowKey::from_meta(m);
-        let h = key.hash64();
         self.stats.packets += 1;
         self.stats.bytes += frame_len as u64;
 
@@ -521,9 +538,7 @@ impl Shard {
     /// stalling one after the other (the loads are independent across packets). The returned
     /// value only keeps the loads alive.
     #[inline]
-    pub fn warm(&self, m: &PacketMeta) -> u64 {
-        let (key, _) = FlowKey::from_meta(m);
-        let h = key.hash64();
+    pub fn warm(&self, h: u64) -> u64 {
         let b = self.buckets[(h >> self.shift) as usize];
         if b == 0 {
             return 0;
