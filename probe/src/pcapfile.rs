@@ -271,13 +271,8 @@ impl Endian {
     }
 }
 
-/// Classic header fields after the magic.
-struct ClassicHeader {
-    snaplen: u32,
-    linktype: u32,
-}
-
-fn read_classic_header<R: Read>(r: &mut Counting<R>, e: Endian) -> io::Result<ClassicHeader> {
+/// Reads the classic header after the magic and returns the link type.
+fn read_classic_header<R: Read>(r: &mut Counting<R>, e: Endian) -> io::Result<u32> {
     let mut h = [0u8; 20];
     if read_full(r, &mut h)? < h.len() {
         return Err(invalid("truncated pcap file header".to_string()));
@@ -289,11 +284,16 @@ fn read_classic_header<R: Read>(r: &mut Counting<R>, e: Endian) -> io::Result<Cl
             e.u16(&h[2..4])
         )));
     }
-    Ok(ClassicHeader {
-        snaplen: e.u32(&h[12..16]),
-        // Bits 16..31 carry FCS length flags, not the link type.
-        linktype: e.u32(&h[16..20]) & 0xffff,
-    })
+    // Bits 16..31 carry FCS length flags, not the link type.
+    Ok(e.u32(&h[16..20]) & 0xffff)
+}
+
+/// One classic record header, as read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PacketHeader {
+    ts_ns: u64,
+    caplen: u32,
+    orig_len: u32,
 }
 
 /// A classic record header, validated. `Ok(None)` at a clean EOF; `Err(offset)` when the record is
@@ -335,12 +335,12 @@ fn scan_pcap<R: Read>(
     big_endian: bool,
 ) -> io::Result<CaptureSummary> {
     let e = Endian { big: big_endian };
-    let hdr = read_classic_header(r, e)?;
+    let linktype = read_classic_header(r, e)?;
     let mut s = CaptureSummary::new(CaptureFormat::Pcap {
         nanosecond,
         big_endian,
     });
-    s.link_types.push(hdr.linktype);
+    s.link_types.push(linktype);
     loop {
         let ph = match read_classic_record(r, e, nanosecond)? {
             Ok(Some(ph)) => ph,
@@ -644,101 +644,6 @@ fn parse_idb_options(e: Endian, mut opts: &[u8], iface: &mut Interface) {
     }
 }
 
-/// Per-record header returned by [`PcapReader::next_packet`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PacketHeader {
-    pub ts_ns: u64,
-    pub caplen: u32,
-    pub orig_len: u32,
-}
-
-/// Sequential reader of classic pcap files (either byte order, µs or ns). pcapng is refused:
-/// use [`CaptureReader`] to read those and [`scan`] to summarise them.
-pub struct PcapReader<R: Read> {
-    r: Counting<R>,
-    e: Endian,
-    nanosecond: bool,
-    linktype: u32,
-    snaplen: u32,
-}
-
-impl PcapReader<BufReader<File>> {
-    pub fn open(path: &Path) -> io::Result<Self> {
-        PcapReader::new(BufReader::with_capacity(1 << 16, File::open(path)?))
-    }
-}
-
-impl<R: Read> PcapReader<R> {
-    /// Reads and checks the file header.
-    pub fn new(r: R) -> io::Result<Self> {
-        let mut r = Counting { r, pos: 0 };
-        let mut magic = [0u8; 4];
-        let got = read_full(&mut r, &mut magic)?;
-        if got < 4 {
-            return Err(invalid(format!(
-                "not a pcap or pcapng file (only {got} bytes)"
-            )));
-        }
-        let (nanosecond, big) = match u32::from_le_bytes(magic) {
-            MAGIC_US => (false, false),
-            MAGIC_NS => (true, false),
-            m if m == MAGIC_US.swap_bytes() => (false, true),
-            m if m == MAGIC_NS.swap_bytes() => (true, true),
-            PCAPNG_SHB => {
-                return Err(invalid(
-                    "pcapng file: PcapReader reads classic pcap only".to_string(),
-                ))
-            }
-            _ => {
-                return Err(invalid(format!(
-                    "not a pcap or pcapng file (magic 0x{:08x})",
-                    u32::from_be_bytes(magic)
-                )))
-            }
-        };
-        let e = Endian { big };
-        let hdr = read_classic_header(&mut r, e)?;
-        Ok(PcapReader {
-            r,
-            e,
-            nanosecond,
-            linktype: hdr.linktype,
-            snaplen: hdr.snaplen,
-        })
-    }
-
-    pub fn linktype(&self) -> u32 {
-        self.linktype
-    }
-    pub fn snaplen(&self) -> u32 {
-        self.snaplen
-    }
-    pub fn nanosecond(&self) -> bool {
-        self.nanosecond
-    }
-    pub fn big_endian(&self) -> bool {
-        self.e.big
-    }
-
-    /// Reads the next record's bytes into `buf` (replacing its contents). `Ok(None)` at end of
-    /// file; a record cut short is an error here (unlike [`scan`]) because the caller asked for
-    /// its bytes.
-    pub fn next_packet(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<PacketHeader>> {
-        let start = self.r.pos;
-        let ph = match read_classic_record(&mut self.r, self.e, self.nanosecond)? {
-            Ok(Some(ph)) => ph,
-            Ok(None) => return Ok(None),
-            Err(off) => return Err(truncated(off)),
-        };
-        buf.clear();
-        buf.resize(ph.caplen as usize, 0);
-        if read_full(&mut self.r, buf)? < buf.len() {
-            return Err(truncated(start));
-        }
-        Ok(Some(ph))
-    }
-}
-
 /// A packet returned by [`CaptureReader::next_packet`], with the link type of its interface
 /// (pcapng files may mix link types).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -820,13 +725,13 @@ impl<R: Read> CaptureReader<R> {
                 )))
             }
         };
-        let hdr = read_classic_header(&mut r, e)?;
+        let linktype = read_classic_header(&mut r, e)?;
         Ok(CaptureReader {
             r,
             c: Container::Classic {
                 e,
                 nanosecond,
-                linktype: hdr.linktype,
+                linktype,
             },
             block: Vec::new(),
         })
@@ -1079,11 +984,12 @@ mod tests {
         assert_eq!(s.last_ts_ns, Some(1_767_225_602_000_000_000));
         assert!(!s.truncated_tail);
 
-        let mut r = PcapReader::new(&file[..]).unwrap();
         assert_eq!(
-            (r.linktype(), r.snaplen(), r.nanosecond(), r.big_endian()),
-            (1, 65535, false, false)
+            u32::from_le_bytes(file[16..20].try_into().unwrap()),
+            65535,
+            "snaplen"
         );
+        let mut r = CaptureReader::new(&file[..]).unwrap();
         let mut buf = Vec::new();
         let want_ts = [
             1_767_225_600_000_000_000,
@@ -1094,10 +1000,11 @@ mod tests {
             let h = r.next_packet(&mut buf).unwrap().unwrap();
             assert_eq!(
                 h,
-                PacketHeader {
+                CaptureRecord {
                     ts_ns: ts,
                     caplen: p.len() as u32,
-                    orig_len: p.len() as u32
+                    orig_len: p.len() as u32,
+                    linktype: LINKTYPE_ETHERNET,
                 }
             );
             assert_eq!(&buf, p);
@@ -1123,7 +1030,7 @@ mod tests {
             }
         );
         assert_eq!(s.first_ts_ns, Some(1_767_225_600_000_000_123));
-        let mut r = PcapReader::new(&file[..]).unwrap();
+        let mut r = CaptureReader::new(&file[..]).unwrap();
         let mut buf = Vec::new();
         r.next_packet(&mut buf).unwrap();
         let h = r.next_packet(&mut buf).unwrap().unwrap();
@@ -1190,10 +1097,10 @@ mod tests {
         assert_eq!(s.first_ts_ns, Some(100_000_250_000));
         assert_eq!(s.last_ts_ns, Some(101_000_000_000));
 
-        let mut r = PcapReader::new(&f[..]).unwrap();
-        assert!(r.big_endian());
+        let mut r = CaptureReader::new(&f[..]).unwrap();
         let mut buf = Vec::new();
-        assert_eq!(r.next_packet(&mut buf).unwrap().unwrap().orig_len, 24);
+        let rec = r.next_packet(&mut buf).unwrap().unwrap();
+        assert_eq!((rec.orig_len, rec.linktype), (24, LINKTYPE_RAW));
         assert_eq!(buf, vec![0x45; 20]);
     }
 
@@ -1358,7 +1265,13 @@ mod tests {
             "not a pcap or pcapng file (magic 0x47494638)"
         );
         assert!(scan_reader(&b"ab"[..]).is_err());
-        assert!(PcapReader::new(&minimal_ng(false)[..]).is_err());
+        let err = CaptureReader::new(&b"GIF89a........................"[..])
+            .err()
+            .expect("bad magic refused by the reader too");
+        assert_eq!(
+            err.to_string(),
+            "not a pcap or pcapng file (magic 0x47494638)"
+        );
     }
 
     #[test]
@@ -1374,7 +1287,7 @@ mod tests {
         // The reader refuses the cut record and names where it starts.
         let cut = &file[..file.len() - 1];
         let last_record = file.len() - 3 - 16;
-        let mut r = PcapReader::new(cut).unwrap();
+        let mut r = CaptureReader::new(cut).unwrap();
         let mut buf = Vec::new();
         for _ in 0..3 {
             r.next_packet(&mut buf).unwrap().unwrap();
