@@ -453,17 +453,42 @@ fn shipped_sample_is_what_the_generator_makes() {
 fn builtin_reader_and_pcap_vdev_give_identical_records() {
     let dir = scratch("readers");
     let cap = dir.join("r.pcap");
-    write_trace(
-        &cap,
-        TraceConfig {
-            packets: 8000,
-            concurrent_flows: 300,
-            seed: 21,
-            vlan_share: 0.3,
-            ipv6_share: 0.3,
-            ..Default::default()
-        },
-    );
+    // The generated trace, with every 7th frame cut to 96 captured bytes (a snaplen): both
+    // readers must count the captured length.
+    {
+        let full = dir.join("full.pcap");
+        write_trace(
+            &full,
+            TraceConfig {
+                packets: 8000,
+                concurrent_flows: 300,
+                seed: 21,
+                vlan_share: 0.3,
+                ipv6_share: 0.3,
+                ..Default::default()
+            },
+        );
+        let mut r = flowprobe::pcapfile::CaptureReader::open(&full).unwrap();
+        let f = std::fs::File::create(&cap).unwrap();
+        let mut w = flowprobe::pcapfile::PcapWriter::new(
+            std::io::BufWriter::new(f),
+            flowprobe::pcapfile::LINKTYPE_ETHERNET,
+            true,
+            65535,
+        )
+        .unwrap();
+        let mut buf = Vec::new();
+        let mut i = 0;
+        while let Some(rec) = r.next_packet(&mut buf).unwrap() {
+            if i % 7 == 0 && buf.len() > 96 {
+                w.write_packet_truncated(rec.ts_ns, &buf[..96], rec.orig_len)
+                    .unwrap();
+            } else {
+                w.write_packet(rec.ts_ns, &buf).unwrap();
+            }
+            i += 1;
+        }
+    }
     let args = |reader: &'static str| {
         vec![
             "--pcap".to_string(),
@@ -494,6 +519,11 @@ fn builtin_reader_and_pcap_vdev_give_identical_records() {
         "same records, in the same order"
     );
     assert_eq!(fast.summary["packets_received"], 8000);
+    let captured = std::fs::metadata(&cap).unwrap().len() - 24 - 16 * 8000;
+    assert_eq!(
+        fast.summary["bytes_received"], captured,
+        "captured bytes, not wire bytes"
+    );
     assert_eq!(
         fast.summary["ports"].as_array().unwrap().len(),
         0,

@@ -370,6 +370,7 @@ fn end(
 
 /// The offline worker: reads a capture file itself (no port, no copy into mbufs) and feeds the
 /// same pipeline in bursts, on the capture's timestamps (ns), with each packet's link type.
+/// Frame bytes are the captured length, as the net_pcap vdev counts them (`pkt_len`).
 /// Stops at the end of the file, on a read error (reported), or on a stop signal.
 pub fn run_offline(mut a: WorkerArgs, path: std::path::PathBuf) -> i32 {
     let (mut pipe, ends) = start(&mut a);
@@ -402,7 +403,7 @@ pub fn run_offline(mut a: WorkerArgs, path: std::path::PathBuf) -> i32 {
                         break;
                     }
                     link = Some(r.linktype);
-                    meta[n] = (r.ts_ns, r.orig_len, r.linktype);
+                    meta[n] = (r.ts_ns, r.caplen, r.linktype);
                     n += 1;
                 }
                 Ok(None) => {
@@ -431,10 +432,10 @@ pub fn run_offline(mut a: WorkerArgs, path: std::path::PathBuf) -> i32 {
         }
         if let Some((r, b)) = next_link {
             bufs[0] = b;
-            meta[0] = (r.ts_ns, r.orig_len, r.linktype);
+            meta[0] = (r.ts_ns, r.caplen, r.linktype);
             link = Some(r.linktype);
             pipe.set_link(LinkType::from_pcap(r.linktype));
-            let pk = [(&bufs[0][..], r.orig_len, r.ts_ns)];
+            let pk = [(&bufs[0][..], r.caplen, r.ts_ns)];
             pipe.burst(&pk);
         }
         if rc != 0 {
