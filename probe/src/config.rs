@@ -110,8 +110,8 @@ pub struct Cli {
     pub local_net: Vec<String>,
 
     /// Where records go (repeatable): `[netify:|netobserv:]TARGET` with TARGET `-` (stdout),
-    /// `file:PATH` or a plain path, `tcp://HOST:PORT`, `unix:PATH`; or `ipfix+udp://HOST:PORT`
-    /// (IPFIX, RFC 7011/5103). Default: `-`.
+    /// `file:PATH` or a plain path, `tcp://HOST:PORT`, `unix:PATH`; or `ipfix+udp://HOST:PORT`,
+    /// `ipfix+tcp://HOST:PORT` (IPFIX, RFC 7011/5103). Default: `-`.
     #[arg(long, short = 'o', value_name = "SPEC")]
     pub output: Vec<String>,
 
@@ -131,8 +131,8 @@ pub struct Cli {
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub output_rotate_keep: u32,
 
-    /// Memory per socket output for lines its collector has not taken yet; beyond it lines are
-    /// counted as lost.
+    /// Memory per socket output (tcp, unix, ipfix+tcp) for records its collector has not taken
+    /// yet; beyond it records are counted as lost.
     #[arg(long, value_parser = parse_size, default_value = "4M", value_name = "SIZE")]
     pub output_buffer: u64,
 

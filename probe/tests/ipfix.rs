@@ -326,3 +326,403 @@ fn replay_to_nfcapd_matches_the_json_output_of_the_same_run() {
     assert_eq!(by, total_bytes);
     assert_eq!(total_packets, 4000);
 }
+
+// ---- IPFIX over TCP (RFC 7011 §10.4) ----
+
+/// IPFIX messages in a TCP byte stream: (set ids, sequence number, data records) per message.
+/// Panics on a message whose length runs past the stream (the framing must be exact).
+fn split_messages(stream: &[u8]) -> Vec<(Vec<u16>, u32, usize)> {
+    let mut out = Vec::new();
+    let mut o = 0;
+    while o < stream.len() {
+        assert!(o + 16 <= stream.len(), "truncated header at {o}");
+        assert_eq!(u16::from_be_bytes([stream[o], stream[o + 1]]), 10);
+        let len = u16::from_be_bytes([stream[o + 2], stream[o + 3]]) as usize;
+        assert!(len >= 16 && o + len <= stream.len(), "bad length at {o}");
+        let m = &stream[o..o + len];
+        let seq = u32::from_be_bytes([m[8], m[9], m[10], m[11]]);
+        let mut sets = Vec::new();
+        let mut s = 16;
+        while s + 4 <= len {
+            sets.push(u16::from_be_bytes([m[s], m[s + 1]]));
+            s += u16::from_be_bytes([m[s + 2], m[s + 3]]) as usize;
+        }
+        assert_eq!(s, len, "sets fill the message");
+        out.push((sets, seq, flowprobe::ipfix::data_records_in(m)));
+        o += len;
+    }
+    out
+}
+
+/// The stream ends at a message boundary.
+fn whole_messages(stream: &[u8]) -> bool {
+    let mut o = 0;
+    while o + 4 <= stream.len() {
+        o += u16::from_be_bytes([stream[o + 2], stream[o + 3]]).max(4) as usize;
+    }
+    o == stream.len()
+}
+
+/// Write TCP connections (client → collector byte streams) to a capture as real TCP segments:
+/// handshake, data in MSS-sized segments (so messages span segments, as on the wire), FIN.
+fn tcp_capture(path: &std::path::Path, port: u16, conns: &[Vec<u8>]) {
+    let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut w = PcapWriter::new(f, LINKTYPE_ETHERNET, false, 65535).unwrap();
+    let lo: IpAddr = "127.0.0.1".parse().unwrap();
+    let mut ts = 1_767_225_601_000_000_000u64;
+    for (i, data) in conns.iter().enumerate() {
+        let cport = 50000 + i as u16;
+        let (mut cseq, sseq) = (1000u32, 9000u32);
+        let mut seg = |from_client: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]| {
+            let (src, dst) = if from_client {
+                (cport, port)
+            } else {
+                (port, cport)
+            };
+            let mut frame = build(&FrameSpec::new(
+                lo,
+                lo,
+                L4::Tcp {
+                    sport: src,
+                    dport: dst,
+                    seq,
+                    ack,
+                    flags,
+                    window: 65535,
+                    options: Vec::new(),
+                    payload_len: payload.len(),
+                },
+            ));
+            // Ethernet 14 + IPv4 20 + TCP 20, then the payload (checksums are not verified).
+            frame[54..54 + payload.len()].copy_from_slice(payload);
+            ts += 1000;
+            w.write_packet(ts, &frame).unwrap();
+        };
+        seg(true, cseq, 0, 0x02, &[]);
+        seg(false, sseq, cseq + 1, 0x12, &[]);
+        cseq += 1;
+        seg(true, cseq, sseq + 1, 0x10, &[]);
+        for chunk in data.chunks(1448) {
+            seg(true, cseq, sseq + 1, 0x18, chunk);
+            cseq = cseq.wrapping_add(chunk.len() as u32);
+        }
+        seg(true, cseq, sseq + 1, 0x11, &[]);
+        seg(false, sseq + 1, cseq + 1, 0x11, &[]);
+    }
+}
+
+/// What tshark decodes from a capture of IPFIX over TCP on `port`: (data records, octets, packets),
+/// forward and reverse counters added up. Fails on any malformed packet or expert error/warning.
+fn tshark_tcp_totals(cap: &std::path::Path, port: u16) -> (u64, u64, u64) {
+    let out = Command::new("tshark")
+        .args(["-r", cap.to_str().unwrap()])
+        .args(["-d", &format!("tcp.port=={port},cflow"), "-V"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for bad in ["Malformed", "Expert Info (Error", "Expert Info (Warn"] {
+        assert!(!text.contains(bad), "tshark reports {bad}:\n{text}");
+    }
+    let num = |l: &str, p: &str| -> Option<u64> {
+        l.trim_start()
+            .strip_prefix(p)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+    };
+    let (mut recs, mut octets, mut packets) = (0, 0, 0);
+    for l in text.lines() {
+        if l.contains("Biflow Direction: Initiator (1)") {
+            recs += 1;
+        }
+        octets += num(l, "Octets: ").unwrap_or(0);
+        packets += num(l, "Packets: ").unwrap_or(0);
+    }
+    (recs, octets, packets)
+}
+
+/// A test collector: accepts connections one after the other and keeps each one's byte stream.
+struct TcpCollector {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<Vec<u8>>>,
+}
+
+impl TcpCollector {
+    fn start() -> TcpCollector {
+        use std::io::Read;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        l.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let st = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut conns = Vec::new();
+            let end = Instant::now() + Duration::from_secs(100);
+            while Instant::now() < end {
+                match l.accept() {
+                    Ok((mut s, _)) => {
+                        s.set_nonblocking(false).unwrap();
+                        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                        let mut v = Vec::new();
+                        let _ = s.read_to_end(&mut v);
+                        conns.push(v);
+                    }
+                    Err(_) if st.load(std::sync::atomic::Ordering::Relaxed) => break,
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            conns
+        });
+        TcpCollector { port, stop, thread }
+    }
+
+    fn stop(self) -> Vec<Vec<u8>> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
+}
+
+fn replay_capture(dir: &std::path::Path, packets: u64) -> std::path::PathBuf {
+    use flowprobe::synth::trace::{TraceConfig, TraceGen};
+    let cap = dir.join("t.pcap");
+    let f = std::io::BufWriter::new(std::fs::File::create(&cap).unwrap());
+    let mut w = PcapWriter::new(f, LINKTYPE_ETHERNET, false, 65535).unwrap();
+    let mut g = TraceGen::new(TraceConfig {
+        packets,
+        concurrent_flows: 100,
+        seed: 9,
+        ..Default::default()
+    });
+    let mut frame = Vec::new();
+    while let Some(ts) = g.next_into(&mut frame) {
+        w.write_packet(ts, &frame).unwrap();
+    }
+    cap
+}
+
+fn run_probe(args: &[&str]) -> (serde_json::Value, String) {
+    let out = Command::new("timeout")
+        .args(["-s", "KILL", "120", env!("CARGO_BIN_EXE_flowprobe")])
+        .args(["--no-huge", "--metrics-listen", "off"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let summary = stderr
+        .lines()
+        .filter(|l| l.contains("\"type\":\"summary\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .next_back()
+        .expect("a summary line");
+    (summary, stderr)
+}
+
+/// JSON side of a run: (flows, total packets, total bytes) from the purge records.
+fn json_totals(path: &std::path::Path) -> (u64, u64, u64) {
+    let (mut flows, mut packets, mut bytes) = (0, 0, 0);
+    for l in std::fs::read_to_string(path).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["type"] == "flow_purge" {
+            flows += 1;
+            packets += v["flow"]["total_packets"].as_u64().unwrap();
+            bytes += v["flow"]["total_bytes"].as_u64().unwrap();
+        }
+    }
+    (flows, packets, bytes)
+}
+
+fn sink<'a>(summary: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    summary["output"]["sinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str().unwrap().starts_with(name))
+        .unwrap_or_else(|| panic!("no sink {name} in {summary}"))
+}
+
+/// The probe's IPFIX over TCP, captured as a TCP stream and decoded by tshark, shows the same
+/// flows, packets and bytes as the JSON output of the same run.
+#[test]
+fn tcp_replay_decoded_by_tshark_matches_the_json_output_of_the_same_run() {
+    if !have("tshark") {
+        eprintln!("SKIP tcp_replay_decoded_by_tshark_matches_the_json_output_of_the_same_run: tshark not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("flowprobe-ipfix-tcp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cap = replay_capture(&dir, 4000);
+    let col = TcpCollector::start();
+    let port = col.port;
+    let json = dir.join("records.json");
+    let (summary, _) = run_probe(&[
+        "--pcap",
+        cap.to_str().unwrap(),
+        "--stats-interval",
+        "0",
+        "--output",
+        json.to_str().unwrap(),
+        "--output",
+        &format!("ipfix+tcp://127.0.0.1:{port}"),
+    ]);
+    let conns = col.stop();
+    let (flows, packets, bytes) = json_totals(&json);
+    assert!(flows > 100, "{flows}");
+    assert_eq!(packets, 4000);
+    let s = sink(&summary, "ipfix+tcp://");
+    assert_eq!(s["records"], flows, "{s}");
+    assert_eq!(
+        (s["lost"].as_u64(), s["reconnects"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert_eq!(conns.len(), 1, "one connection");
+    let msgs = split_messages(&conns[0]);
+    assert_eq!(
+        msgs[0].0,
+        vec![2],
+        "the connection starts with the template set"
+    );
+    assert!(
+        msgs.iter().any(|m| m.2 > 100),
+        "messages larger than a UDP datagram's"
+    );
+    let pcap = dir.join("tcp.pcap");
+    tcp_capture(&pcap, port, &conns);
+    assert_eq!(tshark_tcp_totals(&pcap, port), (flows, bytes, packets));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A collector that goes away and comes back on the same port: the sink reconnects, sends the
+/// templates again (the second connection decodes on its own), continues the sequence numbers,
+/// and every record is either delivered or counted as lost.
+#[test]
+fn tcp_collector_restart_gets_the_templates_again() {
+    use flowprobe::export::{Format, OutputSpec, Sink, SinkOptions};
+    use std::io::Read;
+    use std::net::TcpListener;
+    let l1 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l1.local_addr().unwrap().port();
+    let spec = OutputSpec::parse(&format!("ipfix+tcp://127.0.0.1:{port}"), Format::Netify).unwrap();
+    let mut sink = Sink::open_spec(&spec, &SinkOptions::default()).unwrap();
+    let recs = records(60);
+    let (mut c1, _) = l1.accept().unwrap();
+    c1.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for r in &recs[..30] {
+        sink.encode_ipfix(r, 1_767_225_601);
+    }
+    sink.flush();
+    // Read whole messages until the first 30 records are in, then the collector goes away.
+    let mut first = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = c1.read(&mut buf).unwrap();
+        assert!(n > 0, "connection closed early");
+        first.extend_from_slice(&buf[..n]);
+        if whole_messages(&first) && split_messages(&first).iter().map(|x| x.2).sum::<usize>() == 30
+        {
+            break;
+        }
+    }
+    drop(c1);
+    drop(l1);
+    for r in &recs[30..] {
+        sink.encode_ipfix(r, 1_767_225_601);
+    }
+    sink.flush();
+    // Down for a while: the sink notices, its connection attempts are refused (backoff).
+    std::thread::sleep(Duration::from_millis(400));
+    let l2 = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let (mut c2, _) = l2.accept().unwrap();
+    sink.close();
+    let mut second = Vec::new();
+    c2.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c2.read_to_end(&mut second).unwrap();
+    let rep = sink.report();
+    assert_eq!(
+        (rep.records, rep.lost, rep.reconnects),
+        (60, 0, 1),
+        "{rep:?}"
+    );
+    assert!(
+        rep.errors >= 1,
+        "refused connection attempts are counted: {rep:?}"
+    );
+    let (m1, m2) = (split_messages(&first), split_messages(&second));
+    for m in [&m1, &m2] {
+        assert_eq!(
+            m[0].0,
+            vec![2],
+            "every connection starts with the templates"
+        );
+    }
+    // Sequence numbers count data records across connections: no gap, no reuse.
+    let data2: Vec<_> = m2.iter().filter(|m| m.2 > 0).collect();
+    assert_eq!(data2[0].1, 30, "{m2:?}");
+    assert_eq!(data2.iter().map(|m| m.2).sum::<usize>(), 30);
+    if !have("tshark") {
+        eprintln!("SKIP tcp_collector_restart_gets_the_templates_again (tshark part): tshark not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("flowprobe-ipfix-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Each connection alone: the second decodes with the templates it carries itself.
+    for (i, conn) in [first, second].iter().enumerate() {
+        let pcap = dir.join(format!("conn{i}.pcap"));
+        tcp_capture(&pcap, port, std::slice::from_ref(conn));
+        let want = &recs[i * 30..(i + 1) * 30];
+        let octets: u64 = want
+            .iter()
+            .map(|r| r.dir[0].delta_bytes + r.dir[1].delta_bytes)
+            .sum();
+        let packets: u64 = want
+            .iter()
+            .map(|r| r.dir[0].delta_packets + r.dir[1].delta_packets)
+            .sum();
+        assert_eq!(tshark_tcp_totals(&pcap, port), (30, octets, packets));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Nobody listening: the run still ends on time with exit 0, and every record is counted lost.
+#[test]
+fn tcp_dead_collector_loses_records_without_blocking() {
+    let dir = std::env::temp_dir().join(format!("flowprobe-ipfix-dead-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let cap = replay_capture(&dir, 2000);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let json = dir.join("records.json");
+    let t = Instant::now();
+    let (summary, _) = run_probe(&[
+        "--pcap",
+        cap.to_str().unwrap(),
+        "--stats-interval",
+        "0",
+        "--output-drain-timeout",
+        "500ms",
+        "--output",
+        json.to_str().unwrap(),
+        "--output",
+        &format!("ipfix+tcp://127.0.0.1:{port}"),
+    ]);
+    assert!(t.elapsed() < Duration::from_secs(30), "{:?}", t.elapsed());
+    let (flows, _, _) = json_totals(&json);
+    let s = sink(&summary, "ipfix+tcp://");
+    assert_eq!(
+        (s["records"].as_u64(), s["lost"].as_u64()),
+        (Some(0), Some(flows)),
+        "{s}"
+    );
+    assert!(s["errors"].as_u64().unwrap() >= 1, "{s}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

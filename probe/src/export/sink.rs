@@ -3,6 +3,7 @@
 //! `--output SPEC` (repeatable): `[FORMAT:]TARGET` with `FORMAT` `netify` or `netobserv` (default:
 //! `--format`) and `TARGET` one of `-` (stdout), `file:PATH` or a plain path, `tcp://HOST:PORT`,
 //! `unix:PATH` (a Unix stream socket). Every sink gets whole newline-terminated JSON lines.
+//! `ipfix+udp://HOST:PORT` and `ipfix+tcp://HOST:PORT` get IPFIX messages instead.
 //!
 //! - stdout and files are written by the exporter directly (buffered); files are fsynced at stop
 //!   and, with `--output-rotate-size`, rotated at a line boundary before they would pass the size:
@@ -12,7 +13,7 @@
 //!   fit are counted as `lost`; a broken connection is re-established with exponential backoff
 //!   (50 ms doubling to 2 s); at stop the queue is drained for at most `--output-drain-timeout`.
 
-use super::socket::SocketSink;
+use super::socket::{Framing, SocketSink};
 use std::fs::File;
 use std::io::{self, BufWriter, Stdout, Write};
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ use std::time::Duration;
 pub enum Format {
     Netify,
     NetObserv,
-    /// IPFIX messages (RFC 7011/5103), binary: only over `ipfix+udp://`.
+    /// IPFIX messages (RFC 7011/5103), binary: only over `ipfix+udp://` and `ipfix+tcp://`.
     Ipfix,
 }
 
@@ -54,6 +55,8 @@ pub enum Target {
     Unix(PathBuf),
     /// IPFIX over UDP to `HOST:PORT`.
     IpfixUdp(String),
+    /// IPFIX over TCP to `HOST:PORT`, resolved at every connection attempt.
+    IpfixTcp(String),
 }
 
 /// One `--output` value.
@@ -74,16 +77,26 @@ impl OutputSpec {
             (default, s)
         };
         let bad = |why: &str| format!("invalid --output '{s}': {why}");
-        if let Some(hp) = s.strip_prefix("ipfix+udp://") {
+        for (scheme, tcp) in [("ipfix+udp://", false), ("ipfix+tcp://", true)] {
+            let Some(hp) = s.strip_prefix(scheme) else {
+                continue;
+            };
             let (host, port) = hp
                 .rsplit_once(':')
-                .ok_or_else(|| bad("expected ipfix+udp://HOST:PORT"))?;
+                .ok_or_else(|| bad(&format!("expected {scheme}HOST:PORT")))?;
             if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
-                return Err(bad("expected ipfix+udp://HOST:PORT with a port 1..=65535"));
+                return Err(bad(&format!(
+                    "expected {scheme}HOST:PORT with a port 1..=65535"
+                )));
             }
+            let hp = hp.to_string();
             return Ok(OutputSpec {
                 format: Format::Ipfix,
-                target: Target::IpfixUdp(hp.to_string()),
+                target: if tcp {
+                    Target::IpfixTcp(hp)
+                } else {
+                    Target::IpfixUdp(hp)
+                },
             });
         }
         let target = if t == "-" {
@@ -119,6 +132,7 @@ impl OutputSpec {
             Target::Tcp(hp) => format!("tcp://{hp}"),
             Target::Unix(p) => format!("unix:{}", p.display()),
             Target::IpfixUdp(hp) => format!("ipfix+udp://{hp}"),
+            Target::IpfixTcp(hp) => format!("ipfix+tcp://{hp}"),
         }
     }
 }
@@ -242,6 +256,7 @@ enum SinkKind {
     File(FileSink),
     Socket(SocketSink),
     Ipfix(super::ipfix_udp::IpfixUdp),
+    IpfixTcp(super::ipfix_tcp::IpfixTcp),
 }
 
 /// A sink with its own counters.
@@ -277,10 +292,16 @@ impl Sink {
             }),
             Target::Tcp(_) | Target::Unix(_) => SinkKind::Socket(SocketSink::start(
                 spec.target.clone(),
+                Framing::Lines,
                 opts.buffer_bytes,
                 opts.drain_timeout,
             )?),
             Target::IpfixUdp(hp) => SinkKind::Ipfix(super::ipfix_udp::IpfixUdp::open(hp)?),
+            Target::IpfixTcp(hp) => SinkKind::IpfixTcp(super::ipfix_tcp::IpfixTcp::open(
+                hp,
+                opts.buffer_bytes,
+                opts.drain_timeout,
+            )?),
         };
         Ok(Sink {
             format: spec.format,
@@ -310,7 +331,7 @@ impl Sink {
                 return;
             }
             // IPFIX sinks encode records themselves (see `encode_ipfix`).
-            SinkKind::Ipfix(_) => return,
+            SinkKind::Ipfix(_) | SinkKind::IpfixTcp(_) => return,
         };
         match r {
             Ok((lines, bytes)) => {
@@ -330,6 +351,10 @@ impl Sink {
                 x.flush(&mut self.rep);
                 Ok(())
             }
+            SinkKind::IpfixTcp(x) => {
+                x.flush();
+                Ok(())
+            }
         };
         if let Err(e) = r {
             self.fail(e);
@@ -345,6 +370,10 @@ impl Sink {
                 s.close();
                 Ok(())
             }
+            SinkKind::IpfixTcp(x) => {
+                x.close();
+                Ok(())
+            }
             SinkKind::Stdout(_) | SinkKind::Ipfix(_) => Ok(()),
         };
         if let Err(e) = r {
@@ -354,16 +383,20 @@ impl Sink {
 
     /// IPFIX sinks: add one record to the message being built; full messages are sent.
     pub fn encode_ipfix(&mut self, r: &crate::flow::FlowRecord, now_s: u64) {
-        if let SinkKind::Ipfix(x) = &mut self.kind {
-            x.add(r, now_s, &mut self.rep);
+        match &mut self.kind {
+            SinkKind::Ipfix(x) => x.add(r, now_s, &mut self.rep),
+            SinkKind::IpfixTcp(x) => x.add(r, now_s),
+            _ => {}
         }
     }
 
     /// Counters so far (socket counters are read from their thread's atomics).
     pub fn report(&self) -> SinkReport {
         let mut r = self.rep.clone();
-        if let SinkKind::Socket(s) = &self.kind {
-            s.fill(&mut r);
+        match &self.kind {
+            SinkKind::Socket(s) => s.fill(&mut r),
+            SinkKind::IpfixTcp(x) => x.fill(&mut r),
+            _ => {}
         }
         r
     }
@@ -446,6 +479,19 @@ mod tests {
         assert!(p("unix:").is_err());
         assert!(p("netify:").is_err());
         assert_eq!(p("tcp://h:1").unwrap().name(), "tcp://h:1");
+        let x = p("ipfix+tcp://[::1]:4739").unwrap();
+        assert_eq!(
+            (x.format, x.target),
+            (Format::Ipfix, Target::IpfixTcp("[::1]:4739".into()))
+        );
+        assert_eq!(
+            p("ipfix+tcp://c:4739").unwrap().name(),
+            "ipfix+tcp://c:4739"
+        );
+        assert!(p("ipfix+tcp://c")
+            .unwrap_err()
+            .contains("ipfix+tcp://HOST:PORT"));
+        assert!(p("ipfix+tcp://c:0").is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Socket sinks (TCP, Unix stream): newline-delimited JSON to a collector from a thread of their
-//! own. The exporter only appends to a bounded queue (never blocks on the network); lines that do
-//! not fit are counted as lost, so memory stays bounded whatever the collector does.
+//! Socket sinks (TCP, Unix stream): newline-delimited JSON, or IPFIX messages over TCP (RFC 7011
+//! §10.4), to a collector from a thread of their own. The exporter only appends to a bounded queue
+//! (never blocks on the network); records that do not fit are counted as lost, so memory stays
+//! bounded whatever the collector does.
 
 use super::sink::{SinkReport, Target};
 use std::collections::VecDeque;
@@ -20,6 +21,18 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// Emptied batch buffers kept for reuse.
 const FREE_BUFFERS: usize = 16;
+
+/// How a stream is cut into units and what a new connection starts with.
+#[derive(Clone, Debug)]
+pub enum Framing {
+    /// Newline-terminated JSON lines; a batch that does not fit is cut at a line boundary.
+    Lines,
+    /// IPFIX messages, pushed one at a time. Every connection starts with `templates` (RFC 7011
+    /// §8: a collector knows nothing of a new transport session); sequence numbers and export
+    /// times are set at send time, counting data records actually written, so a collector sees no
+    /// gap for records lost before the socket.
+    Ipfix { templates: Vec<u8> },
+}
 
 #[derive(Default)]
 struct Queue {
@@ -56,6 +69,8 @@ impl Shared {
 pub struct SocketSink {
     shared: Arc<Shared>,
     cap: usize,
+    /// Lines may be cut at a newline; IPFIX messages are taken whole or lost whole.
+    lines: bool,
     thread: Option<JoinHandle<()>>,
     drain: Duration,
 }
@@ -68,7 +83,7 @@ enum Conn {
 impl Conn {
     fn connect(t: &Target) -> io::Result<Conn> {
         match t {
-            Target::Tcp(hp) => {
+            Target::Tcp(hp) | Target::IpfixTcp(hp) => {
                 let mut last = io::Error::new(io::ErrorKind::NotFound, format!("{hp}: no address"));
                 for a in hp.to_socket_addrs()? {
                     match TcpStream::connect_timeout(&a, WRITE_TIMEOUT) {
@@ -135,21 +150,29 @@ impl Conn {
 }
 
 impl SocketSink {
-    pub fn start(target: Target, cap: usize, drain: Duration) -> io::Result<SocketSink> {
+    pub fn start(
+        target: Target,
+        framing: Framing,
+        cap: usize,
+        drain: Duration,
+    ) -> io::Result<SocketSink> {
         let shared = Arc::new(Shared::default());
         let sh = shared.clone();
+        let lines = matches!(framing, Framing::Lines);
         let thread = std::thread::Builder::new()
             .name("flowprobe-sink".into())
-            .spawn(move || sender(target, sh))?;
+            .spawn(move || sender(target, framing, sh))?;
         Ok(SocketSink {
             shared,
             cap: cap.max(1),
+            lines,
             thread: Some(thread),
             drain,
         })
     }
 
-    /// Queue `n` lines; what does not fit in the buffer is counted as lost (whole lines).
+    /// Queue `n` lines (or one IPFIX message of `n` data records); what does not fit in the
+    /// buffer is counted as lost (whole lines, or the whole message).
     pub fn push(&self, buf: &[u8], n: u64) {
         let Ok(mut q) = self.shared.q.lock() else {
             self.shared.lost.fetch_add(n, Relaxed);
@@ -158,6 +181,8 @@ impl SocketSink {
         let room = self.cap.saturating_sub(q.bytes);
         let (take, lines) = if buf.len() <= room {
             (buf.len(), n)
+        } else if !self.lines {
+            (0, 0)
         } else {
             let t = buf[..room]
                 .iter()
@@ -211,8 +236,21 @@ impl Drop for SocketSink {
     }
 }
 
+/// Set an IPFIX message's export time and sequence number (RFC 7011 §3.1) just before sending.
+fn stamp_ipfix(m: &mut [u8], seq: u32) {
+    if m.len() >= 16 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as u32);
+        m[4..8].copy_from_slice(&now.to_be_bytes());
+        m[8..12].copy_from_slice(&seq.to_be_bytes());
+    }
+}
+
 /// The sender thread: connect (with backoff), then move batches from the queue to the socket.
-fn sender(target: Target, sh: Arc<Shared>) {
+fn sender(target: Target, mut framing: Framing, sh: Arc<Shared>) {
+    // IPFIX: data records written so far (the next message's sequence number).
+    let mut seq = 0u32;
     let mut conn: Option<Conn> = None;
     let mut connected_once = false;
     let mut backoff = BACKOFF_MIN;
@@ -226,7 +264,14 @@ fn sender(target: Target, sh: Arc<Shared>) {
             break;
         }
         if conn.is_none() {
-            match Conn::connect(&target) {
+            let connected = Conn::connect(&target).and_then(|mut c| {
+                if let Framing::Ipfix { templates } = &mut framing {
+                    stamp_ipfix(templates, seq);
+                    c.write_all(templates)?;
+                }
+                Ok(c)
+            });
+            match connected {
                 Ok(c) => {
                     conn = Some(c);
                     if connected_once {
@@ -278,9 +323,13 @@ fn sender(target: Target, sh: Arc<Shared>) {
             conn = None;
             continue;
         }
-        let Some((buf, n)) = batch else { continue };
+        let Some((mut buf, n)) = batch else { continue };
+        if matches!(framing, Framing::Ipfix { .. }) {
+            stamp_ipfix(&mut buf, seq);
+        }
         match c.write_all(&buf) {
             Ok(()) => {
+                seq = seq.wrapping_add(n as u32);
                 sh.records.fetch_add(n, Relaxed);
                 sh.bytes.fetch_add(buf.len() as u64, Relaxed);
             }
@@ -334,6 +383,7 @@ mod tests {
         });
         let mut s = SocketSink::start(
             Target::Tcp(format!("127.0.0.1:{port}")),
+            Framing::Lines,
             64,
             Duration::from_secs(5),
         )
@@ -363,6 +413,7 @@ mod tests {
         drop(l);
         let mut s = SocketSink::start(
             Target::Tcp(format!("127.0.0.1:{port}")),
+            Framing::Lines,
             1 << 20,
             Duration::from_millis(300),
         )
@@ -385,8 +436,13 @@ mod tests {
         let p = std::env::temp_dir().join(format!("flowprobe-sock-{}", std::process::id()));
         let _ = std::fs::remove_file(&p);
         let l = std::os::unix::net::UnixListener::bind(&p).unwrap();
-        let mut s =
-            SocketSink::start(Target::Unix(p.clone()), 1 << 20, Duration::from_secs(5)).unwrap();
+        let mut s = SocketSink::start(
+            Target::Unix(p.clone()),
+            Framing::Lines,
+            1 << 20,
+            Duration::from_secs(5),
+        )
+        .unwrap();
         s.push(&line(1), 1);
         // First connection: read one line, then close it in order (the sink reconnects).
         let (c, _) = l.accept().unwrap();
