@@ -1,7 +1,7 @@
 //! Command line → validated configuration. Pure: no DPDK, no I/O except reading capture headers.
 
 use crate::export::sink::parse_size;
-use crate::export::{Format, LocalNets, OutputSpec, SinkOptions, SubnetLabels};
+use crate::export::{Format, KafkaOptions, LocalNets, OutputSpec, SinkOptions, SubnetLabels};
 use clap::Parser;
 use std::path::PathBuf;
 
@@ -111,7 +111,8 @@ pub struct Cli {
 
     /// Where records go (repeatable): `[netify:|netobserv:]TARGET` with TARGET `-` (stdout),
     /// `file:PATH` or a plain path, `tcp://HOST:PORT`, `unix:PATH`; or `ipfix+udp://HOST:PORT`,
-    /// `ipfix+tcp://HOST:PORT` (IPFIX, RFC 7011/5103). Default: `-`.
+    /// `ipfix+tcp://HOST:PORT` (IPFIX, RFC 7011/5103); `[netify:|netobserv:]kafka://BROKER[,BROKER]/TOPIC`
+    /// (one JSON record per message, keyed by flow). Default: `-`.
     #[arg(long, short = 'o', value_name = "SPEC")]
     pub output: Vec<String>,
 
@@ -139,6 +140,15 @@ pub struct Cli {
     /// At stop, how long socket outputs may take to deliver what they hold.
     #[arg(long, value_parser = duration_arg, default_value = "5s", value_name = "DUR")]
     pub output_drain_timeout: u64,
+
+    /// Compression of kafka:// outputs (librdkafka compression.codec).
+    #[arg(long, default_value = "lz4", value_parser = ["none", "gzip", "snappy", "lz4"], value_name = "CODEC")]
+    pub kafka_compression: String,
+
+    /// A librdkafka producer property for kafka:// outputs (repeatable; applied last, so it
+    /// overrides flowprobe's own settings), e.g. `acks=all`, `linger.ms=100`.
+    #[arg(long = "kafka-opt", value_name = "KEY=VALUE")]
+    pub kafka_opt: Vec<String>,
 
     /// RX queues (and workers) per port for --null and hardware ports. Default: 1 for --null,
     /// else as many as the worker lcores allow.
@@ -280,11 +290,23 @@ impl Config {
         if cli.output_buffer == 0 {
             return Err("--output-buffer must be at least 1 byte".into());
         }
+        let kafka_props = cli
+            .kafka_opt
+            .iter()
+            .map(|o| match o.split_once('=') {
+                Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+                _ => Err(format!("invalid --kafka-opt '{o}': expected KEY=VALUE")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let sink_options = SinkOptions {
             rotate_size: cli.output_rotate_size,
             rotate_keep: cli.output_rotate_keep,
             buffer_bytes: usize::try_from(cli.output_buffer).unwrap_or(usize::MAX),
             drain_timeout: std::time::Duration::from_nanos(cli.output_drain_timeout),
+            kafka: KafkaOptions {
+                compression: cli.kafka_compression.clone(),
+                props: kafka_props,
+            },
         };
         let subnet_labels = SubnetLabels::parse(&cli.subnet_label)?;
         let ring_wait = match cli.ring_full.as_deref() {
@@ -584,6 +606,31 @@ mod tests {
         assert!(cfg(&["--null", "-o", "tcp://nohost"]).is_err());
         assert!(cfg(&["--null", "--subnet-label", "10.0.0.0/8"]).is_err());
         assert!(cfg(&["--null", "--format", "ipfix"]).is_err());
+        let c = cfg(&[
+            "--null",
+            "-o",
+            "kafka://127.0.0.1:9092/flows",
+            "--kafka-compression",
+            "gzip",
+            "--kafka-opt",
+            "acks=all",
+            "--kafka-opt",
+            "client.id=a=b",
+        ])
+        .unwrap();
+        assert_eq!(c.outputs[0].format, Format::Netify);
+        assert_eq!(c.sink_options.kafka.compression, "gzip");
+        assert_eq!(
+            c.sink_options.kafka.props,
+            vec![
+                ("acks".to_string(), "all".to_string()),
+                ("client.id".to_string(), "a=b".to_string())
+            ]
+        );
+        assert!(cfg(&["--null", "--kafka-opt", "acks"])
+            .unwrap_err()
+            .contains("KEY=VALUE"));
+        assert!(cfg(&["--null", "--kafka-compression", "brotli"]).is_err());
     }
 
     #[test]

@@ -22,3 +22,8 @@ pub mod pipeline;
 #[cfg(feature = "dpdk")]
 pub mod runtime;
 pub mod synth;
+
+/// The Kafka client, for the integration tests' consumer (a dev-dependency would build librdkafka
+/// even for `--no-default-features`).
+#[cfg(feature = "kafka")]
+pub use rdkafka;

@@ -171,17 +171,31 @@ fn describe() {
         "flowprobe_exporter_records_total",
         "Records encoded by the exporter, by record type and format."
     );
-    describe_counter!("flowprobe_sink_records_total", "Records written per sink.");
+    describe_counter!(
+        "flowprobe_sink_records_total",
+        "Records written per sink (Kafka: delivered, acknowledged by the broker)."
+    );
     describe_counter!(
         "flowprobe_sink_bytes_total",
         Unit::Bytes,
         "Bytes written per sink."
     );
-    describe_counter!("flowprobe_sink_errors_total", "Write errors per sink.");
+    describe_counter!(
+        "flowprobe_sink_errors_total",
+        "Write errors per sink (Kafka: client errors such as a broker down)."
+    );
     describe_counter!("flowprobe_sink_reconnects_total", "Reconnections per sink.");
     describe_counter!(
         "flowprobe_sink_lost_total",
-        "Records lost per sink (buffer full or sink down)."
+        "Records lost per sink (buffer full or sink down; Kafka: producer queue full)."
+    );
+    describe_counter!(
+        "flowprobe_sink_failed_total",
+        "Kafka: records whose delivery failed or was still pending when the drain timeout ran out."
+    );
+    describe_counter!(
+        "flowprobe_sink_retries_total",
+        "Kafka: produce requests retried (librdkafka txretries)."
     );
     describe_histogram!(
         "flowprobe_exporter_lag_seconds",
@@ -529,7 +543,9 @@ impl ExporterMetrics {
             counter!("flowprobe_sink_bytes_total", "sink" => n.clone()).absolute(s.bytes);
             counter!("flowprobe_sink_errors_total", "sink" => n.clone()).absolute(s.errors);
             counter!("flowprobe_sink_reconnects_total", "sink" => n.clone()).absolute(s.reconnects);
-            counter!("flowprobe_sink_lost_total", "sink" => n).absolute(s.lost);
+            counter!("flowprobe_sink_lost_total", "sink" => n.clone()).absolute(s.lost);
+            counter!("flowprobe_sink_failed_total", "sink" => n.clone()).absolute(s.failed);
+            counter!("flowprobe_sink_retries_total", "sink" => n).absolute(s.retries);
         }
         let mut formats: Vec<&'static str> = sinks.iter().map(|s| s.format).collect();
         formats.sort_unstable();

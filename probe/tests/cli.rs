@@ -128,3 +128,28 @@ fn metrics_port_in_use_is_one_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(error_line(&err).contains("--metrics-listen"), "{err}");
 }
+
+#[test]
+fn malformed_kafka_output_is_one_clear_error() {
+    for (spec, why) in [
+        ("kafka://broker/flows", "HOST:PORT"),
+        ("kafka://127.0.0.1:9092", "kafka://BROKER[,BROKER]/TOPIC"),
+        ("kafka://127.0.0.1:9092/bad topic", "topic 'bad topic'"),
+    ] {
+        let (code, err) = fail(&["--null", "--output", spec]);
+        assert_eq!(code, 1, "{spec}: {err}");
+        let l = error_line(&err);
+        assert!(l.contains(spec) && l.contains(why), "{l}");
+    }
+    // A librdkafka property it does not know fails when the producer is created, before EAL.
+    let (code, err) = fail(&[
+        "--null",
+        "--output",
+        "kafka://127.0.0.1:9/flows",
+        "--kafka-opt",
+        "no.such.property=1",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(error_line(&err).contains("no.such.property"), "{err}");
+    assert!(!err.contains("EAL"), "fails before EAL starts: {err}");
+}

@@ -3,6 +3,8 @@
 mod ipfix_tcp;
 mod ipfix_udp;
 mod json;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod localnet;
 pub mod netify;
 pub mod netobserv;
@@ -13,5 +15,5 @@ mod socket;
 pub use localnet::LocalNets;
 pub use netify::NetifyEncoder;
 pub use netobserv::{NetObservEncoder, SubnetLabels};
-pub use output::Outputs;
-pub use sink::{Format, OutputSpec, Sink, SinkOptions, SinkReport};
+pub use output::{flow_key, Outputs};
+pub use sink::{Format, KafkaOptions, OutputSpec, Sink, SinkOptions, SinkReport};

@@ -11,15 +11,51 @@ use crate::flow::FlowRecord;
 struct Batch {
     buf: Vec<u8>,
     lines: u64,
+    /// Per record: (end offset in `buf`, flow key). Kept only when a keyed sink (Kafka) takes
+    /// this format.
+    marks: Vec<(usize, u64)>,
+    keyed: bool,
 }
 
 impl Batch {
-    fn new() -> Batch {
+    fn new(keyed: bool) -> Batch {
         Batch {
             buf: Vec::with_capacity(512 * 1024),
             lines: 0,
+            marks: Vec::new(),
+            keyed,
         }
     }
+
+    #[inline]
+    fn mark(&mut self, r: &FlowRecord) {
+        if self.keyed {
+            self.marks.push((self.buf.len(), flow_key(r)));
+        }
+    }
+}
+
+/// A flow's key for partitioning (Kafka message key): FNV-1a over IP version, protocol, VLAN and
+/// the two endpoints in canonical order. The same for every record of the flow, both directions,
+/// and every probe that sees it.
+pub fn flow_key(r: &FlowRecord) -> u64 {
+    let alen = if r.ip_version == 4 { 4 } else { 16 };
+    let a = (&r.init_ip[..alen], r.init_port);
+    let b = (&r.resp_ip[..alen], r.resp_port);
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for &x in bytes {
+            h = (h ^ x as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(&[r.ip_version, r.proto]);
+    eat(&r.vlan.to_be_bytes());
+    eat(lo.0);
+    eat(hi.0);
+    eat(&lo.1.to_be_bytes());
+    eat(&hi.1.to_be_bytes());
+    h
 }
 
 pub struct Outputs {
@@ -44,15 +80,20 @@ impl Outputs {
             sinks.push(Sink::open_spec(s, opts).map_err(|e| e.to_string())?);
         }
         let uses = |f: Format| specs.iter().any(|s| s.format == f);
+        let keyed = |f: Format| sinks.iter().any(|s| s.format == f && s.keyed());
         Ok(Outputs {
             netify: uses(Format::Netify).then(|| {
                 (
                     NetifyEncoder::new(local.clone(), ifaces.clone()),
-                    Batch::new(),
+                    Batch::new(keyed(Format::Netify)),
                 )
             }),
-            netobserv: uses(Format::NetObserv)
-                .then(|| (NetObservEncoder::new(local, labels, ifaces), Batch::new())),
+            netobserv: uses(Format::NetObserv).then(|| {
+                (
+                    NetObservEncoder::new(local, labels, ifaces),
+                    Batch::new(keyed(Format::NetObserv)),
+                )
+            }),
             ipfix: uses(Format::Ipfix),
             sinks,
         })
@@ -79,9 +120,11 @@ impl Outputs {
         if let Some((e, b)) = &mut self.netify {
             e.encode(r, &mut b.buf);
             b.lines += 1;
+            b.mark(r);
         }
         if let Some((e, b)) = &mut self.netobserv {
             b.lines += e.encode(r, now_s, &mut b.buf);
+            b.mark(r);
         }
     }
 
@@ -102,10 +145,15 @@ impl Outputs {
                 continue;
             }
             for s in self.sinks.iter_mut().filter(|s| s.format == fmt) {
-                s.write(&b.buf, b.lines);
+                if s.keyed() {
+                    s.write_keyed(&b.buf, &b.marks);
+                } else {
+                    s.write(&b.buf, b.lines);
+                }
             }
             b.buf.clear();
             b.lines = 0;
+            b.marks.clear();
         }
     }
 
@@ -185,5 +233,29 @@ mod tests {
         assert_eq!(b.lines().count(), 3);
         assert!(b.contains("\"Interfaces\":[\"eth9\"]"), "{b}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn flow_key_is_the_same_both_ways_and_differs_between_flows() {
+        let mut a = FlowRecord {
+            ip_version: 4,
+            proto: 6,
+            init_port: 40000,
+            resp_port: 443,
+            ..Default::default()
+        };
+        a.init_ip[..4].copy_from_slice(&[10, 0, 0, 1]);
+        a.resp_ip[..4].copy_from_slice(&[192, 0, 2, 1]);
+        let mut b = a;
+        std::mem::swap(&mut b.init_ip, &mut b.resp_ip);
+        std::mem::swap(&mut b.init_port, &mut b.resp_port);
+        b.kind = RecordKind::End;
+        assert_eq!(flow_key(&a), flow_key(&b));
+        let mut c = a;
+        c.init_port = 40001;
+        assert_ne!(flow_key(&a), flow_key(&c));
+        c = a;
+        c.vlan = 5;
+        assert_ne!(flow_key(&a), flow_key(&c));
     }
 }

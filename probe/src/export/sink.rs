@@ -57,6 +57,11 @@ pub enum Target {
     IpfixUdp(String),
     /// IPFIX over TCP to `HOST:PORT`, resolved at every connection attempt.
     IpfixTcp(String),
+    /// Kafka: `BROKER[,BROKER]` (each `HOST:PORT`) and a topic.
+    Kafka {
+        brokers: String,
+        topic: String,
+    },
 }
 
 /// One `--output` value.
@@ -109,6 +114,33 @@ impl OutputSpec {
                 return Err(bad("expected tcp://HOST:PORT with a port 1..=65535"));
             }
             Target::Tcp(hp.to_string())
+        } else if let Some(rest) = t.strip_prefix("kafka://") {
+            let (brokers, topic) = rest
+                .split_once('/')
+                .ok_or_else(|| bad("expected kafka://BROKER[,BROKER]/TOPIC"))?;
+            for b in brokers.split(',') {
+                let ok = b
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
+                if !ok {
+                    return Err(bad(&format!(
+                        "broker '{b}': expected HOST:PORT with a port 1..=65535"
+                    )));
+                }
+            }
+            // Kafka's topic names: 1..=249 of [a-zA-Z0-9._-], not `.` or `..`.
+            let legal = topic
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'));
+            if topic.is_empty() || topic.len() > 249 || !legal || topic == "." || topic == ".." {
+                return Err(bad(&format!(
+                    "topic '{topic}': expected 1 to 249 of a-z A-Z 0-9 . _ -"
+                )));
+            }
+            Target::Kafka {
+                brokers: brokers.to_string(),
+                topic: topic.to_string(),
+            }
         } else if let Some(p) = t.strip_prefix("unix:") {
             if p.is_empty() {
                 return Err(bad("expected unix:PATH"));
@@ -133,6 +165,7 @@ impl OutputSpec {
             Target::Unix(p) => format!("unix:{}", p.display()),
             Target::IpfixUdp(hp) => format!("ipfix+udp://{hp}"),
             Target::IpfixTcp(hp) => format!("ipfix+tcp://{hp}"),
+            Target::Kafka { brokers, topic } => format!("kafka://{brokers}/{topic}"),
         }
     }
 }
@@ -158,6 +191,24 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("invalid size '{s}': expected e.g. 4096, 64K, 100M, 1G"))
 }
 
+/// Kafka options shared by every kafka:// output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KafkaOptions {
+    /// `compression.codec`: none, gzip, snappy, lz4.
+    pub compression: String,
+    /// librdkafka properties passed through (`--kafka-opt KEY=VALUE`), applied last.
+    pub props: Vec<(String, String)>,
+}
+
+impl Default for KafkaOptions {
+    fn default() -> Self {
+        KafkaOptions {
+            compression: "lz4".into(),
+            props: Vec::new(),
+        }
+    }
+}
+
 /// Sink options shared by every output.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SinkOptions {
@@ -167,8 +218,9 @@ pub struct SinkOptions {
     pub rotate_keep: u32,
     /// Bytes a socket sink buffers while its collector is slow or away.
     pub buffer_bytes: usize,
-    /// How long a socket sink may take to deliver its buffer at stop.
+    /// How long a socket or Kafka sink may take to deliver its buffer at stop.
     pub drain_timeout: Duration,
+    pub kafka: KafkaOptions,
 }
 
 impl Default for SinkOptions {
@@ -178,6 +230,7 @@ impl Default for SinkOptions {
             rotate_keep: 5,
             buffer_bytes: 4 << 20,
             drain_timeout: Duration::from_secs(5),
+            kafka: KafkaOptions::default(),
         }
     }
 }
@@ -194,8 +247,14 @@ pub struct SinkReport {
     pub errors: u64,
     /// Socket connections re-established after a loss.
     pub reconnects: u64,
-    /// Lines dropped: socket buffer full, failed socket writes, undelivered at stop.
+    /// Lines dropped: socket buffer full, failed socket writes, undelivered at stop; Kafka:
+    /// refused at enqueue (producer queue full).
     pub lost: u64,
+    /// Kafka: records accepted by the producer whose delivery failed (error report, or still
+    /// undelivered when the drain timeout ran out). records + lost + failed = records handed over.
+    pub failed: u64,
+    /// Kafka: produce requests retried (librdkafka statistics `txretries`).
+    pub retries: u64,
     /// File rotations done.
     pub rotations: u64,
     /// Local sinks (stdout, files) whose errors mean the output is incomplete.
@@ -257,6 +316,8 @@ enum SinkKind {
     Socket(SocketSink),
     Ipfix(super::ipfix_udp::IpfixUdp),
     IpfixTcp(super::ipfix_tcp::IpfixTcp),
+    #[cfg(feature = "kafka")]
+    Kafka(super::kafka::KafkaSink),
 }
 
 /// A sink with its own counters.
@@ -302,6 +363,27 @@ impl Sink {
                 opts.buffer_bytes,
                 opts.drain_timeout,
             )?),
+            #[cfg(feature = "kafka")]
+            Target::Kafka { brokers, topic } => SinkKind::Kafka(
+                super::kafka::KafkaSink::open(
+                    brokers,
+                    topic,
+                    &opts.kafka,
+                    opts.buffer_bytes,
+                    opts.drain_timeout,
+                )
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+            ),
+            #[cfg(not(feature = "kafka"))]
+            Target::Kafka { .. } => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    format!(
+                        "{}: this flowprobe was built without the kafka feature",
+                        spec.name()
+                    ),
+                ))
+            }
         };
         Ok(Sink {
             format: spec.format,
@@ -330,8 +412,11 @@ impl Sink {
                 s.push(buf, n);
                 return;
             }
-            // IPFIX sinks encode records themselves (see `encode_ipfix`).
+            // IPFIX sinks encode records themselves (see `encode_ipfix`); Kafka sinks take
+            // keyed batches (see `write_keyed`).
             SinkKind::Ipfix(_) | SinkKind::IpfixTcp(_) => return,
+            #[cfg(feature = "kafka")]
+            SinkKind::Kafka(_) => return,
         };
         match r {
             Ok((lines, bytes)) => {
@@ -355,6 +440,9 @@ impl Sink {
                 x.flush();
                 Ok(())
             }
+            // librdkafka sends on its own schedule (linger.ms).
+            #[cfg(feature = "kafka")]
+            SinkKind::Kafka(_) => Ok(()),
         };
         if let Err(e) = r {
             self.fail(e);
@@ -374,11 +462,34 @@ impl Sink {
                 x.close();
                 Ok(())
             }
+            #[cfg(feature = "kafka")]
+            SinkKind::Kafka(k) => {
+                k.close();
+                Ok(())
+            }
             SinkKind::Stdout(_) | SinkKind::Ipfix(_) => Ok(()),
         };
         if let Err(e) = r {
             self.fail(e);
         }
+    }
+
+    /// Takes keyed batches (`write_keyed`): one message per line, keyed by its flow.
+    pub fn keyed(&self) -> bool {
+        #[cfg(feature = "kafka")]
+        if let SinkKind::Kafka(_) = self.kind {
+            return true;
+        }
+        false
+    }
+
+    /// Keyed sinks: a batch with (end offset, flow key) per record.
+    pub fn write_keyed(&mut self, buf: &[u8], marks: &[(usize, u64)]) {
+        #[cfg(feature = "kafka")]
+        if let SinkKind::Kafka(k) = &mut self.kind {
+            k.send(buf, marks);
+        }
+        let _ = (buf, marks);
     }
 
     /// IPFIX sinks: add one record to the message being built; full messages are sent.
@@ -396,6 +507,8 @@ impl Sink {
         match &self.kind {
             SinkKind::Socket(s) => s.fill(&mut r),
             SinkKind::IpfixTcp(x) => x.fill(&mut r),
+            #[cfg(feature = "kafka")]
+            SinkKind::Kafka(k) => k.fill(&mut r),
             _ => {}
         }
         r
@@ -492,6 +605,28 @@ mod tests {
             .unwrap_err()
             .contains("ipfix+tcp://HOST:PORT"));
         assert!(p("ipfix+tcp://c:0").is_err());
+        let k = p("netobserv:kafka://b1:9092,[::1]:9093/flows.v1").unwrap();
+        assert_eq!(k.format, Format::NetObserv);
+        assert_eq!(
+            k.target,
+            Target::Kafka {
+                brokers: "b1:9092,[::1]:9093".into(),
+                topic: "flows.v1".into()
+            }
+        );
+        assert_eq!(k.name(), "kafka://b1:9092,[::1]:9093/flows.v1");
+        for bad in [
+            "kafka://b1:9092",
+            "kafka:///t",
+            "kafka://b1/t",
+            "kafka://b1:9092,/t",
+            "kafka://b1:0/t",
+            "kafka://b1:9092/",
+            "kafka://b1:9092/a/b",
+            "kafka://b1:9092/..",
+        ] {
+            assert!(p(bad).unwrap_err().contains("invalid --output"), "{bad}");
+        }
     }
 
     #[test]

@@ -547,6 +547,7 @@ fn print_summary(
             "sinks": exp.sinks.iter().map(|s| json!({
                 "name": s.name, "format": s.format, "records": s.records, "bytes": s.bytes,
                 "errors": s.errors, "reconnects": s.reconnects, "lost": s.lost,
+                "failed": s.failed, "retries": s.retries,
                 "rotations": s.rotations,
             })).collect::<Vec<_>>(),
         },
