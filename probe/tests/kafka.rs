@@ -168,13 +168,35 @@ fn consume(addr: &str, topic: &str, want: usize) -> Vec<Msg> {
     out
 }
 
-fn kafka_sink(summary: &Value) -> &Value {
+fn sink<'a>(summary: &'a Value, name: &str) -> &'a Value {
     summary["output"]["sinks"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["name"].as_str().unwrap().starts_with("kafka://"))
-        .unwrap_or_else(|| panic!("no kafka sink in {summary}"))
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no sink {name} in {summary}"))
+}
+
+fn read_lines(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// The topic holds exactly `lines` (in any order), and each key is in one partition only.
+fn assert_same_records(msgs: &[Msg], lines: &[String]) {
+    let mut got: Vec<&str> = msgs.iter().map(|m| m.payload.as_str()).collect();
+    let mut want: Vec<&str> = lines.iter().map(String::as_str).collect();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert!(got == want, "the topic holds exactly the file's records");
+    let mut part_of: HashMap<&str, i32> = HashMap::new();
+    for m in msgs {
+        assert_eq!(m.key.len(), 16, "{}", m.key);
+        assert_eq!(*part_of.entry(&m.key).or_insert(m.partition), m.partition);
+    }
 }
 
 fn u(v: &Value) -> u64 {
@@ -204,6 +226,7 @@ fn replay_to_kafka_matches_the_file_output() {
     let dir = scratch("kafka");
     let broker = Broker::start(&bin, &dir.join("tansu.log"));
     broker.create_topic("flows");
+    broker.create_topic("flows-netobserv");
     let cap = dir.join("t.pcap");
     write_trace(
         &cap,
@@ -214,7 +237,11 @@ fn replay_to_kafka_matches_the_file_output() {
             ..Default::default()
         },
     );
-    let file = dir.join("records.json");
+    let (file, no_file) = (dir.join("netify.json"), dir.join("netobserv.json"));
+    let (topic, no_topic) = (
+        format!("kafka://{}/flows", broker.addr),
+        format!("kafka://{}/flows-netobserv", broker.addr),
+    );
     let t = Instant::now();
     let r = run(&[
         "--pcap",
@@ -222,17 +249,17 @@ fn replay_to_kafka_matches_the_file_output() {
         "--output",
         file.to_str().unwrap(),
         "--output",
-        &format!("kafka://{}/flows", broker.addr),
+        &topic,
+        "--output",
+        &format!("netobserv:{}", no_file.display()),
+        "--output",
+        &format!("netobserv:{no_topic}"),
     ]);
     let run_time = t.elapsed();
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let lines: Vec<String> = std::fs::read_to_string(&file)
-        .unwrap()
-        .lines()
-        .map(String::from)
-        .collect();
+    let lines = read_lines(&file);
     assert!(lines.len() > 500, "{}", lines.len());
-    let k = kafka_sink(&r.summary);
+    let k = sink(&r.summary, &topic);
     assert_eq!(u(&k["records"]), lines.len() as u64, "delivered: {k}");
     assert_eq!((u(&k["failed"]), u(&k["lost"])), (0, 0), "{k}");
     let t = Instant::now();
@@ -243,29 +270,26 @@ fn replay_to_kafka_matches_the_file_output() {
         run_time,
         t.elapsed()
     );
-    let mut got: Vec<&str> = msgs.iter().map(|m| m.payload.as_str()).collect();
-    let mut want: Vec<&str> = lines.iter().map(String::as_str).collect();
-    got.sort_unstable();
-    want.sort_unstable();
-    assert!(got == want, "the topic holds exactly the file's records");
-    // One key per flow (Netify digest), one partition per key; all partitions used.
+    assert_same_records(&msgs, &lines);
+    // One key per flow (Netify digest), distinct between flows; all partitions used.
     let mut key_of: HashMap<String, &str> = HashMap::new();
-    let mut part_of: HashMap<&str, i32> = HashMap::new();
     for m in &msgs {
         let v: Value = serde_json::from_str(&m.payload).unwrap();
         let digest = v["flow"]["digest"].as_str().unwrap().to_string();
-        assert_eq!(m.key.len(), 16, "{}", m.key);
         assert_eq!(*key_of.entry(digest).or_insert(&m.key), m.key.as_str());
-        assert_eq!(*part_of.entry(&m.key).or_insert(m.partition), m.partition);
     }
-    let distinct_keys: HashSet<&str> = key_of.values().copied().collect();
-    assert_eq!(
-        distinct_keys.len(),
-        key_of.len(),
-        "flows have distinct keys"
-    );
-    let parts: HashSet<i32> = part_of.values().copied().collect();
+    let keys: HashSet<&str> = key_of.values().copied().collect();
+    assert_eq!(keys.len(), key_of.len(), "flows have distinct keys");
+    let parts: HashSet<i32> = msgs.iter().map(|m| m.partition).collect();
     assert_eq!(parts.len(), PARTITIONS as usize);
+    // NetObserv: a record is several lines, each its own message under the same flow keys.
+    let no_lines = read_lines(&no_file);
+    let k = sink(&r.summary, &no_topic);
+    assert_eq!(u(&k["records"]), no_lines.len() as u64, "delivered: {k}");
+    let no_msgs = consume(&broker.addr, "flows-netobserv", no_lines.len());
+    assert_same_records(&no_msgs, &no_lines);
+    let no_keys: HashSet<&str> = no_msgs.iter().map(|m| m.key.as_str()).collect();
+    assert!(no_keys == keys, "the same flows under the same keys");
 }
 
 /// The broker is SIGKILLed mid-run: the probe still exits 0 within its drain timeout, and every
@@ -335,7 +359,7 @@ fn broker_killed_mid_run_every_record_is_accounted_for() {
         .map(|l| serde_json::from_str(l).unwrap())
         .next_back()
         .expect("summary");
-    let k = kafka_sink(&summary);
+    let k = sink(&summary, &format!("kafka://{}/flows", broker.addr));
     let produced = summary["records"]["flow"]["exported"].as_u64().unwrap()
         + summary["records"]["flow_stats"]["exported"]
             .as_u64()
