@@ -23,7 +23,8 @@ pub struct IpfixTcp {
 impl IpfixTcp {
     pub fn open(hostport: &str, cap: usize, drain: Duration) -> io::Result<IpfixTcp> {
         // Observation domain: the process id keeps probes on one host apart.
-        let mut enc = IpfixEncoder::new(std::process::id(), MAX_MESSAGE);
+        // Never larger than the queue (`--output-buffer`), or every message would be lost.
+        let mut enc = IpfixEncoder::new(std::process::id(), MAX_MESSAGE.min(cap));
         let templates = enc.template_message(0);
         let sock = SocketSink::start(
             Target::IpfixTcp(hostport.to_string()),
