@@ -18,6 +18,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -106,6 +107,19 @@ fn client_config(addr: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", addr);
     c
+}
+
+fn http_get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
 }
 
 /// Enough of an executor for the admin client's futures (no async runtime in this crate).
@@ -312,9 +326,11 @@ fn broker_killed_mid_run_every_record_is_accounted_for() {
     );
     // Small batches, one request in flight: delivery takes many round trips, so the kill lands
     // while most records are still queued.
-    let probe = Command::new("timeout")
+    // --linger keeps /metrics up after the run, to check the counters there too.
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let mut probe = Command::new("timeout")
         .args(["-s", "KILL", "120", env!("CARGO_BIN_EXE_flowprobe")])
-        .args(["--no-huge", "--metrics-listen", "127.0.0.1:0"])
+        .args(["--no-huge", "--metrics-listen", &metrics, "--linger", "60s"])
         .args(["--pcap", cap.to_str().unwrap(), "--stats-interval", "0"])
         .args(["--output", dir.join("records.json").to_str().unwrap()])
         .args(["--output", &format!("kafka://{}/flows", broker.addr)])
@@ -349,17 +365,27 @@ fn broker_killed_mid_run_every_record_is_accounted_for() {
     drop(c);
     broker.kill();
     let killed = Instant::now();
-    let out = probe.wait_with_output().unwrap();
+    let mut stderr = String::new();
+    let mut err = BufReader::new(probe.stderr.take().unwrap());
+    let summary: Value = loop {
+        let mut l = String::new();
+        assert!(err.read_line(&mut l).unwrap() > 0, "no summary: {stderr}");
+        stderr.push_str(&l);
+        if l.contains("\"type\":\"summary\"") {
+            break serde_json::from_str(&l).unwrap();
+        }
+    };
     let after_kill = killed.elapsed();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let summary: Value = stderr
-        .lines()
-        .filter(|l| l.contains("\"type\":\"summary\""))
-        .map(|l| serde_json::from_str(l).unwrap())
-        .next_back()
-        .expect("summary");
-    let k = sink(&summary, &format!("kafka://{}/flows", broker.addr));
+    let name = format!("kafka://{}/flows", broker.addr);
+    let scraped = http_get(&metrics, "/metrics");
+    // SIGINT ends the linger (timeout passes it on); the exit code is the run's.
+    Command::new("kill")
+        .args(["-INT", &probe.id().to_string()])
+        .status()
+        .unwrap();
+    let status = probe.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let k = sink(&summary, &name);
     let produced = summary["records"]["flow"]["exported"].as_u64().unwrap()
         + summary["records"]["flow_stats"]["exported"]
             .as_u64()
@@ -375,5 +401,10 @@ fn broker_killed_mid_run_every_record_is_accounted_for() {
     assert!(delivered > 0, "{k}");
     assert!(failed > 0, "the kill left records undelivered: {k}");
     assert!(u(&k["errors"]) > 0, "the broker's loss is reported: {k}");
+    // The same counts in Prometheus, labelled by the output's name.
+    for (metric, v) in [("records", delivered), ("failed", failed), ("lost", lost)] {
+        let line = format!("flowprobe_sink_{metric}_total{{sink=\"{name}\"}} {v}\n");
+        assert!(scraped.contains(&line), "no '{line}' in:\n{scraped}");
+    }
     assert!(after_kill < Duration::from_secs(30), "{after_kill:?}");
 }
