@@ -629,8 +629,9 @@ fn tcp_collector_restart_gets_the_templates_again() {
             break;
         }
     }
-    drop(c1);
+    // Listener first: the sink must not reconnect to it before it is gone.
     drop(l1);
+    drop(c1);
     for r in &recs[30..] {
         sink.encode_ipfix(r, 1_767_225_601);
     }
