@@ -304,6 +304,7 @@ fn replay_to_kafka_matches_the_file_output() {
     assert_same_records(&no_msgs, &no_lines);
     let no_keys: HashSet<&str> = no_msgs.iter().map(|m| m.key.as_str()).collect();
     assert!(no_keys == keys, "the same flows under the same keys");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The broker is SIGKILLed mid-run: the probe still exits 0 within its drain timeout, and every
@@ -408,4 +409,5 @@ fn broker_killed_mid_run_every_record_is_accounted_for() {
         assert!(scraped.contains(&line), "no '{line}' in:\n{scraped}");
     }
     assert!(after_kill < Duration::from_secs(30), "{after_kill:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
