@@ -781,6 +781,169 @@ impl<R: Read> CaptureReader<R> {
     }
 }
 
+/// Bytes read per refill of [`ClassicChunks`]: a few large reads per second of capture instead of
+/// two small ones per packet.
+const CHUNK: usize = 4 << 20;
+
+/// Classic pcap, read in large chunks into one reusable buffer; packets are handed out in place
+/// (no per-packet read call or copy), a burst at a time. Same checks and errors as
+/// [`CaptureReader`], which reads pcapng (and is the reference for this reader in the tests).
+pub struct ClassicChunks<R: Read> {
+    r: R,
+    buf: Vec<u8>,
+    /// Unconsumed bytes: `buf[head..tail]`.
+    head: usize,
+    tail: usize,
+    /// File offset of `buf[0]` (for error messages).
+    base: u64,
+    eof: bool,
+    e: Endian,
+    nanosecond: bool,
+    linktype: u32,
+}
+
+/// One packet of a burst: its bytes (in the reader's buffer), captured length, time (ns).
+pub type BurstPacket<'a> = (&'a [u8], u32, u64);
+
+impl ClassicChunks<File> {
+    /// `Ok(None)` when the file is not classic pcap (pcapng: read it with [`CaptureReader`]).
+    pub fn open(path: &Path) -> io::Result<Option<Self>> {
+        ClassicChunks::new(File::open(path)?)
+    }
+}
+
+impl<R: Read> ClassicChunks<R> {
+    /// Reads the magic and the file header; `Ok(None)` for pcapng.
+    pub fn new(r: R) -> io::Result<Option<Self>> {
+        let mut c = Counting { r, pos: 0 };
+        let mut magic = [0u8; 4];
+        let got = read_full(&mut c, &mut magic)?;
+        if got < 4 {
+            return Err(invalid(format!(
+                "not a pcap or pcapng file (only {got} bytes)"
+            )));
+        }
+        let (nanosecond, big) = match u32::from_le_bytes(magic) {
+            MAGIC_US => (false, false),
+            MAGIC_NS => (true, false),
+            m if m == MAGIC_US.swap_bytes() => (false, true),
+            m if m == MAGIC_NS.swap_bytes() => (true, true),
+            PCAPNG_SHB => return Ok(None),
+            _ => {
+                return Err(invalid(format!(
+                    "not a pcap or pcapng file (magic 0x{:08x})",
+                    u32::from_be_bytes(magic)
+                )))
+            }
+        };
+        let e = Endian { big };
+        let linktype = read_classic_header(&mut c, e)?;
+        Ok(Some(ClassicChunks {
+            r: c.r,
+            buf: vec![0; CHUNK],
+            head: 0,
+            tail: 0,
+            base: c.pos,
+            eof: false,
+            e,
+            nanosecond,
+            linktype,
+        }))
+    }
+
+    /// The file's link type.
+    pub fn linktype(&self) -> u32 {
+        self.linktype
+    }
+
+    /// Moves the unconsumed bytes to the front and reads until the buffer is full (or EOF),
+    /// growing it only for a record larger than the buffer (bounded by `MAX_CAPLEN`).
+    fn refill(&mut self, need: usize) -> io::Result<()> {
+        self.buf.copy_within(self.head..self.tail, 0);
+        self.base += self.head as u64;
+        self.tail -= self.head;
+        self.head = 0;
+        if self.buf.len() < need {
+            self.buf.resize(need, 0);
+        }
+        while self.tail < self.buf.len() {
+            match self.r.read(&mut self.buf[self.tail..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.tail += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills `out` with the next packets (at most `out.len()`, at most 64); `Ok(0)` at the end.
+    /// A burst stops early at the end of the buffered bytes (the buffer is refilled only before
+    /// a burst's first packet, as later ones point into it) and before a bad record, whose error
+    /// the next call returns: the packets before an error are all delivered.
+    pub fn next_burst<'a>(&'a mut self, out: &mut [BurstPacket<'a>]) -> io::Result<usize> {
+        let mut spans = [(0usize, 0u32, 0u64); 64];
+        let max = out.len().min(spans.len());
+        let mut n = 0;
+        let mut at = self.head;
+        while n < max {
+            let avail = self.tail - at;
+            if avail < 16 {
+                if n > 0 {
+                    break;
+                }
+                if !self.eof {
+                    self.refill(16)?;
+                    at = self.head;
+                    continue;
+                }
+                if avail == 0 {
+                    break;
+                }
+                return Err(truncated(self.base + at as u64));
+            }
+            let h = &self.buf[at..at + 16];
+            let e = self.e;
+            let caplen = e.u32(&h[8..12]);
+            if caplen > MAX_CAPLEN {
+                if n > 0 {
+                    break;
+                }
+                return Err(invalid(format!(
+                    "implausible caplen {caplen} in packet record at offset {}",
+                    self.base + at as u64
+                )));
+            }
+            let need = 16 + caplen as usize;
+            if avail < need {
+                if n > 0 {
+                    break;
+                }
+                if !self.eof {
+                    self.refill(need)?;
+                    at = self.head;
+                    continue;
+                }
+                return Err(truncated(self.base + at as u64));
+            }
+            let secs = u64::from(e.u32(&h[0..4]));
+            let frac = u64::from(e.u32(&h[4..8]));
+            let ts = secs * NS_PER_SEC + if self.nanosecond { frac } else { frac * 1000 };
+            spans[n] = (at + 16, caplen, ts);
+            n += 1;
+            at += need;
+        }
+        self.head = at;
+        for (o, &(start, caplen, ts)) in out.iter_mut().zip(&spans[..n]) {
+            *o = (&self.buf[start..start + caplen as usize], caplen, ts);
+        }
+        Ok(n)
+    }
+}
+
 fn next_pcapng<R: Read>(
     r: &mut Counting<R>,
     block: &mut Vec<u8>,
@@ -1448,5 +1611,72 @@ mod tests {
             .to_string()
             .contains(&format!("offset {at} too large")));
         assert!(CaptureReader::new(&b"GIF89a......................"[..]).is_err());
+    }
+
+    /// Everything `ClassicChunks` yields, as owned packets, and the error that ended it.
+    fn chunks_all(file: &[u8]) -> (Vec<(u64, Vec<u8>)>, Option<String>) {
+        let mut r = ClassicChunks::new(file).unwrap().unwrap();
+        let mut out = Vec::new();
+        loop {
+            let mut pk: [BurstPacket; 5] = [(&[], 0, 0); 5];
+            match r.next_burst(&mut pk) {
+                Ok(0) => return (out, None),
+                Ok(n) => {
+                    for &(d, len, ts) in &pk[..n] {
+                        assert_eq!(d.len(), len as usize);
+                        out.push((ts, d.to_vec()));
+                    }
+                }
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+    }
+
+    /// The chunked reader gives what `CaptureReader` gives, packet for packet and error for
+    /// error, across refills (records straddling the chunk end, one larger than a chunk) and cuts.
+    #[test]
+    fn classic_chunks_match_the_capture_reader() {
+        let mut w = PcapWriter::new(Vec::new(), LINKTYPE_RAW, true, MAX_CAPLEN).unwrap();
+        let mut t = 1_767_225_600_000_000_000u64;
+        for i in 0..3000u32 {
+            let len = [1, 60, 1514, 9000, 3333][i as usize % 5];
+            w.write_packet(t, &vec![i as u8; len]).unwrap();
+            t += 1_234_567;
+        }
+        w.write_packet(t, &vec![7; CHUNK + 100]).unwrap();
+        w.write_packet(t + 1, &[1, 2, 3]).unwrap();
+        let file = w.into_inner();
+        let reference = |f: &[u8]| {
+            let (pkts, err) = read_all(CaptureReader::new(f).unwrap());
+            let pkts: Vec<_> = pkts.into_iter().map(|(r, d)| (r.ts_ns, d)).collect();
+            (pkts, err.map(|e| e.to_string()))
+        };
+        let (got, err) = chunks_all(&file);
+        assert_eq!(got.len(), 3002);
+        assert_eq!((got, err), reference(&file));
+        assert_eq!(
+            ClassicChunks::new(&file[..]).unwrap().unwrap().linktype(),
+            LINKTYPE_RAW
+        );
+        let last = file.len() - 3 - 16;
+        for cut in [file.len() - 1, last + 7, last + 16, file.len() - 200] {
+            let (got, err) = chunks_all(&file[..cut]);
+            assert!(err
+                .as_deref()
+                .unwrap_or("")
+                .contains("truncated packet record"));
+            assert_eq!((got, err), reference(&file[..cut]));
+        }
+        // An implausible length: the packets before it, then the same error.
+        let mut bad = file.clone();
+        bad[24 + 16 + 1 + 8..24 + 16 + 1 + 12].copy_from_slice(&(MAX_CAPLEN + 1).to_le_bytes());
+        let (got, err) = chunks_all(&bad);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got, err), reference(&bad));
+        // pcapng is left to CaptureReader; garbage is refused.
+        assert!(ClassicChunks::new(&minimal_ng(false)[..])
+            .unwrap()
+            .is_none());
+        assert!(ClassicChunks::new(&b"GIF89a......................"[..]).is_err());
     }
 }

@@ -390,18 +390,14 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// Allocates everything up front; nothing is allocated afterwards.
+    /// Allocates everything up front; nothing is allocated afterwards. The slab is reserved, not
+    /// written: entries are taken in order as flows arrive (the OS maps the pages then), so a
+    /// table sized for millions costs nothing until it fills, e.g. on a short capture. The index
+    /// is zeroed memory, which the allocator also gets lazily.
     pub fn new(cfg: ShardConfig) -> Shard {
         let cap = cfg.capacity.clamp(1, MAX_SHARD_CAPACITY);
         let nb = ((cap as usize) * 2).next_power_of_two().max(16);
-        let mut flows = vec![Flow::default(); cap as usize];
-        for (i, f) in flows.iter_mut().enumerate() {
-            f.lru.next = if i + 1 < cap as usize {
-                i as u32 + 1
-            } else {
-                NIL
-            };
-        }
+        let flows = Vec::with_capacity(cap as usize);
         Shard {
             timeouts: [
                 cfg.tcp_timeout_ns,
@@ -418,7 +414,7 @@ impl Shard {
             buckets: vec![0; nb],
             bucket_mask: nb - 1,
             shift: 64 - nb.trailing_zeros(),
-            free_head: 0,
+            free_head: NIL,
             lru: [List::default(); CLASSES],
             rep: List::default(),
             act: List::default(),
@@ -447,7 +443,7 @@ impl Shard {
 
     /// Bytes of memory the table holds (slab + index), fixed at creation.
     pub fn memory_bytes(&self) -> usize {
-        self.flows.len() * std::mem::size_of::<Flow>() + self.buckets.len() * 8
+        self.cfg.capacity as usize * std::mem::size_of::<Flow>() + self.buckets.len() * 8
     }
 
     /// Size of one slab entry.
@@ -457,7 +453,7 @@ impl Shard {
 
     /// Memory per tracked flow at full capacity: the entry plus its share of the index.
     pub fn bytes_per_flow(&self) -> f64 {
-        self.memory_bytes() as f64 / self.flows.len() as f64
+        self.memory_bytes() as f64 / self.cfg.capacity as f64
     }
 
     /// The shard's clock: the latest time it has been given.
@@ -614,11 +610,20 @@ impl Shard {
         now: u64,
         sink: &mut S,
     ) -> u32 {
-        if self.free_head == NIL {
+        let slot = if self.free_head != NIL {
+            let s = self.free_head;
+            self.free_head = self.flows[s as usize].lru.next;
+            s
+        } else if self.flows.len() < self.cfg.capacity as usize {
+            // Within the reserved capacity: never reallocates.
+            self.flows.push(Flow::default());
+            self.flows.len() as u32 - 1
+        } else {
             self.evict_one(sink);
-        }
-        let slot = self.free_head;
-        self.free_head = self.flows[slot as usize].lru.next;
+            let s = self.free_head;
+            self.free_head = self.flows[s as usize].lru.next;
+            s
+        };
         // A SYN-ACK seen first means the other side initiated.
         let synack_first = m.proto == 6 && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK;
         self.next_seq += 1;
