@@ -812,38 +812,49 @@ impl ClassicChunks<File> {
     }
 }
 
+/// The classic file header: (reader after it, byte order, nanosecond, link type, offset).
+/// `Ok(None)` for pcapng.
+type ClassicHeader<R> = (R, Endian, bool, u32, u64);
+
+fn classic_header<R: Read>(r: R) -> io::Result<Option<ClassicHeader<R>>> {
+    let mut c = Counting { r, pos: 0 };
+    let mut magic = [0u8; 4];
+    let got = read_full(&mut c, &mut magic)?;
+    if got < 4 {
+        return Err(invalid(format!(
+            "not a pcap or pcapng file (only {got} bytes)"
+        )));
+    }
+    let (nanosecond, big) = match u32::from_le_bytes(magic) {
+        MAGIC_US => (false, false),
+        MAGIC_NS => (true, false),
+        m if m == MAGIC_US.swap_bytes() => (false, true),
+        m if m == MAGIC_NS.swap_bytes() => (true, true),
+        PCAPNG_SHB => return Ok(None),
+        _ => {
+            return Err(invalid(format!(
+                "not a pcap or pcapng file (magic 0x{:08x})",
+                u32::from_be_bytes(magic)
+            )))
+        }
+    };
+    let e = Endian { big };
+    let linktype = read_classic_header(&mut c, e)?;
+    Ok(Some((c.r, e, nanosecond, linktype, c.pos)))
+}
+
 impl<R: Read> ClassicChunks<R> {
     /// Reads the magic and the file header; `Ok(None)` for pcapng.
     pub fn new(r: R) -> io::Result<Option<Self>> {
-        let mut c = Counting { r, pos: 0 };
-        let mut magic = [0u8; 4];
-        let got = read_full(&mut c, &mut magic)?;
-        if got < 4 {
-            return Err(invalid(format!(
-                "not a pcap or pcapng file (only {got} bytes)"
-            )));
-        }
-        let (nanosecond, big) = match u32::from_le_bytes(magic) {
-            MAGIC_US => (false, false),
-            MAGIC_NS => (true, false),
-            m if m == MAGIC_US.swap_bytes() => (false, true),
-            m if m == MAGIC_NS.swap_bytes() => (true, true),
-            PCAPNG_SHB => return Ok(None),
-            _ => {
-                return Err(invalid(format!(
-                    "not a pcap or pcapng file (magic 0x{:08x})",
-                    u32::from_be_bytes(magic)
-                )))
-            }
+        let Some((r, e, nanosecond, linktype, base)) = classic_header(r)? else {
+            return Ok(None);
         };
-        let e = Endian { big };
-        let linktype = read_classic_header(&mut c, e)?;
         Ok(Some(ClassicChunks {
-            r: c.r,
+            r,
             buf: vec![0; CHUNK],
             head: 0,
             tail: 0,
-            base: c.pos,
+            base,
             eof: false,
             e,
             nanosecond,
@@ -940,6 +951,218 @@ impl<R: Read> ClassicChunks<R> {
         for (o, &(start, caplen, ts)) in out.iter_mut().zip(&spans[..n]) {
             *o = (&self.buf[start..start + caplen as usize], caplen, ts);
         }
+        Ok(n)
+    }
+}
+
+/// Whole records read ahead by [`ClassicFeed`]'s thread: the file's bytes as read (`data`, valid
+/// up to `filled`; kept at full length so reads never zero it again) and, per packet, (offset of
+/// its bytes in `data`, captured length, time in ns).
+struct Chunk {
+    data: Vec<u8>,
+    index: Vec<(u32, u32, u64)>,
+}
+
+/// Chunks in flight between the reading thread and the replaying one, their size, and the size
+/// of one read: the record headers of a piece are walked while the piece is still in L2, and the
+/// chunks in flight stay in the last-level cache until they are replayed.
+const FEED_DEPTH: usize = 8;
+const FEED_CHUNK: usize = 1 << 20;
+const FEED_PIECE: usize = 256 << 10;
+
+/// The reading thread's state: the file after its header and the partial record at the end of
+/// the previous chunk.
+struct FeedReader {
+    r: File,
+    e: Endian,
+    nanosecond: bool,
+    /// File offset of `carry[0]` (the next record not yet handed out).
+    base: u64,
+    carry: Vec<u8>,
+    eof: bool,
+}
+
+impl FeedReader {
+    /// Fills `c` with whole records: the carried partial record first, then reads straight
+    /// into the chunk (no copy of packet bytes), walking the record headers as they arrive.
+    /// Returns the error that ends the file (after the records before it), if any.
+    fn fill(&mut self, c: &mut Chunk) -> Option<io::Error> {
+        c.index.clear();
+        let need = FEED_CHUNK.max(self.carry.len()) + FEED_PIECE;
+        if c.data.len() < need {
+            c.data.resize(need, 0);
+        }
+        c.data[..self.carry.len()].copy_from_slice(&self.carry);
+        let mut filled = self.carry.len();
+        self.carry.clear();
+        let chunk_base = self.base;
+        let mut at = 0;
+        let e = self.e;
+        let err = loop {
+            while filled - at >= 16 {
+                let h = &c.data[at..at + 16];
+                let caplen = e.u32(&h[8..12]);
+                if caplen > MAX_CAPLEN {
+                    self.base = chunk_base + at as u64;
+                    self.carry.clear();
+                    return Some(invalid(format!(
+                        "implausible caplen {caplen} in packet record at offset {}",
+                        self.base
+                    )));
+                }
+                let rec = 16 + caplen as usize;
+                if filled - at < rec {
+                    if at == 0 && rec + FEED_PIECE > c.data.len() {
+                        // A record larger than the chunk: grow it (bounded by MAX_CAPLEN).
+                        c.data.resize(rec + FEED_PIECE, 0);
+                    }
+                    break;
+                }
+                let secs = u64::from(e.u32(&h[0..4]));
+                let frac = u64::from(e.u32(&h[4..8]));
+                let ts = secs * NS_PER_SEC + if self.nanosecond { frac } else { frac * 1000 };
+                c.index.push((at as u32 + 16, caplen, ts));
+                at += rec;
+            }
+            // Full enough; a record larger than a chunk is read whole first.
+            if self.eof || (filled >= FEED_CHUNK && !c.index.is_empty()) {
+                break None;
+            }
+            let end = (filled + FEED_PIECE).min(c.data.len());
+            if end == filled {
+                break None; // full: the partial record moves to the next chunk
+            }
+            match self.r.read(&mut c.data[filled..end]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Some(e),
+            }
+        };
+        self.carry.extend_from_slice(&c.data[at..filled]);
+        self.base = chunk_base + at as u64;
+        if err.is_none() && self.eof && !self.carry.is_empty() {
+            return Some(truncated(self.base));
+        }
+        err
+    }
+}
+
+/// A classic pcap read ahead on its own thread: the system calls, the kernel's copy and the walk
+/// over record headers happen there (on another core), and the replaying thread gets bursts of
+/// packets out of chunks of whole records, in place. Same packets and errors as
+/// [`ClassicChunks`]. Chunks are recycled: after the first few, nothing is allocated.
+pub struct ClassicFeed {
+    rx: std::sync::mpsc::Receiver<io::Result<Chunk>>,
+    back: std::sync::mpsc::SyncSender<Chunk>,
+    cur: Option<Chunk>,
+    pos: usize,
+    linktype: u32,
+    done: bool,
+}
+
+impl ClassicFeed {
+    /// Opens `path` and starts reading it on a new thread (pinned to `cpu` when given).
+    /// `Ok(None)` when the file is not classic pcap.
+    pub fn start(path: &Path, cpu: Option<usize>) -> io::Result<Option<ClassicFeed>> {
+        let Some((r, e, nanosecond, linktype, base)) = classic_header(File::open(path)?)? else {
+            return Ok(None);
+        };
+        let mut fr = FeedReader {
+            r,
+            e,
+            nanosecond,
+            base,
+            carry: Vec::new(),
+            eof: false,
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(FEED_DEPTH);
+        let (back, recycled) = std::sync::mpsc::sync_channel::<Chunk>(FEED_DEPTH + 2);
+        std::thread::Builder::new()
+            .name("pcap-read".into())
+            .spawn(move || {
+                if let Some(id) = cpu {
+                    core_affinity::set_for_current(core_affinity::CoreId { id });
+                }
+                let mut made = 0;
+                loop {
+                    // A chunk the replay gave back; a new one while fewer than the channels
+                    // hold exist; else wait for one (the replay is behind).
+                    let mut c = match recycled.try_recv() {
+                        Ok(c) => c,
+                        Err(_) if made < FEED_DEPTH + 2 => {
+                            made += 1;
+                            Chunk {
+                                data: Vec::new(),
+                                index: Vec::with_capacity(FEED_CHUNK / 32),
+                            }
+                        }
+                        Err(_) => match recycled.recv() {
+                            Ok(c) => c,
+                            Err(_) => return, // the replay stopped
+                        },
+                    };
+                    let err = fr.fill(&mut c);
+                    if !c.index.is_empty() && tx.send(Ok(c)).is_err() {
+                        return;
+                    }
+                    if let Some(e) = err {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                    if fr.eof && fr.carry.is_empty() {
+                        return; // dropping tx ends the feed
+                    }
+                }
+            })?;
+        Ok(Some(ClassicFeed {
+            rx,
+            back,
+            cur: None,
+            pos: 0,
+            linktype,
+            done: false,
+        }))
+    }
+
+    /// The file's link type.
+    pub fn linktype(&self) -> u32 {
+        self.linktype
+    }
+
+    /// Fills `out` with the next packets (a burst never spans two chunks); `Ok(0)` at the end.
+    /// An error comes after every packet before it.
+    pub fn next_burst<'a>(&'a mut self, out: &mut [BurstPacket<'a>]) -> io::Result<usize> {
+        if self.cur.as_ref().is_none_or(|c| self.pos >= c.index.len()) {
+            if let Some(c) = self.cur.take() {
+                let _ = self.back.try_send(c);
+            }
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.cur = Some(c);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let Some(c) = self.cur.as_ref() else {
+            return Ok(0);
+        };
+        let n = out.len().min(c.index.len() - self.pos);
+        for (o, &(off, len, ts)) in out.iter_mut().zip(&c.index[self.pos..self.pos + n]) {
+            *o = (&c.data[off as usize..off as usize + len as usize], len, ts);
+        }
+        self.pos += n;
         Ok(n)
     }
 }
@@ -1678,5 +1901,44 @@ mod tests {
             .unwrap()
             .is_none());
         assert!(ClassicChunks::new(&b"GIF89a......................"[..]).is_err());
+    }
+
+    /// The read-ahead thread hands over the same packets and the same final error.
+    #[test]
+    fn classic_feed_matches_the_chunked_reader() {
+        let mut w = PcapWriter::new(Vec::new(), LINKTYPE_ETHERNET, false, MAX_CAPLEN).unwrap();
+        for i in 0..12_000u32 {
+            let len = [60, 1514, 700, 9000][i as usize % 4];
+            w.write_packet(
+                1_767_225_600_000_000_000 + u64::from(i) * 1000,
+                &vec![i as u8; len],
+            )
+            .unwrap();
+            if i == 5000 {
+                // Larger than a chunk of the feed.
+                w.write_packet(1_767_225_600_000_000_000, &vec![9; 3 * FEED_CHUNK])
+                    .unwrap();
+            }
+        }
+        let file = w.into_inner();
+        let dir = std::env::temp_dir().join(format!("flowprobe-feed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in [("whole", &file[..]), ("cut", &file[..file.len() - 5])] {
+            let p = dir.join(format!("{name}.pcap"));
+            std::fs::write(&p, bytes).unwrap();
+            let mut feed = ClassicFeed::start(&p, None).unwrap().unwrap();
+            assert_eq!(feed.linktype(), LINKTYPE_ETHERNET);
+            let mut got = Vec::new();
+            let err = loop {
+                let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
+                match feed.next_burst(&mut pk) {
+                    Ok(0) => break None,
+                    Ok(n) => got.extend(pk[..n].iter().map(|&(d, _, ts)| (ts, d.to_vec()))),
+                    Err(e) => break Some(e.to_string()),
+                }
+            };
+            assert_eq!((got, err), chunks_all(bytes), "{name}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -486,8 +486,8 @@ impl Shard {
         self.update_keyed(m, key, src_is_lo, h, frame_len, now, sink);
     }
 
-    /// [`Shard::update`] with the key, orientation and hash already computed (by [`Shard::warm`]
-    /// for a burst): the same result, without hashing the key twice.
+    /// [`Shard::update`] with the key, orientation and hash already computed (once per packet of
+    /// a burst, which also prefetches with them): the same result, without hashing the key twice.
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn update_keyed<S: RecordSink>(
@@ -529,18 +529,22 @@ impl Shard {
         }
     }
 
-    /// Touch the index bucket and the flow entry that `update` will need for `m`. Called for a
-    /// whole burst before updating it, so the cache misses of many packets overlap instead of
-    /// stalling one after the other (the loads are independent across packets). The returned
-    /// value only keeps the loads alive.
+    /// Prefetch the home index bucket of hash `h`. Called for a whole burst before
+    /// [`Shard::prefetch_entry`] and the updates, so the cache misses of many packets overlap
+    /// instead of stalling one after the other.
     #[inline]
-    pub fn warm(&self, h: u64) -> u64 {
+    pub fn prefetch_bucket(&self, h: u64) {
+        crate::prefetch::line(&self.buckets[(h >> self.shift) as usize]);
+    }
+
+    /// Prefetch the flow entry the home bucket of `h` points to (its bucket should be cached by
+    /// now: see [`Shard::prefetch_bucket`]). A miss in the home bucket prefetches nothing.
+    #[inline]
+    pub fn prefetch_entry(&self, h: u64) {
         let b = self.buckets[(h >> self.shift) as usize];
-        if b == 0 {
-            return 0;
+        if b != 0 {
+            crate::prefetch::lines(&self.flows[((b & SLOT_MASK) - 1) as usize]);
         }
-        let s = ((b & SLOT_MASK) - 1) as usize;
-        b ^ self.flows[s].key.lo_port as u64
     }
 
     /// Index lookup: `Ok(slot)` when present.

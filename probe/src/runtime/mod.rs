@@ -53,18 +53,28 @@ struct Capture {
     /// `None`: counted during the replay (built-in reader).
     counted: Option<(u64, u64)>,
     link: LinkType,
+    /// Built-in reader, classic pcap: read ahead from the start, on `reader_cpu`.
+    feed: Option<pcapfile::ClassicFeed>,
 }
 
-fn check_captures(files: &[std::path::PathBuf], scan: bool) -> Result<Vec<Capture>, Fail> {
+fn check_captures(
+    files: &[std::path::PathBuf],
+    scan: bool,
+    reader_cpu: Option<usize>,
+) -> Result<Vec<Capture>, Fail> {
     files
         .iter()
         .map(|f| {
+            let fail = |e: std::io::Error| format!("capture {}: {e}", f.display());
             if !scan {
-                pcapfile::CaptureReader::open(f)
-                    .map_err(|e| format!("capture {}: {e}", f.display()))?;
+                let feed = pcapfile::ClassicFeed::start(f, reader_cpu).map_err(fail)?;
+                if feed.is_none() {
+                    pcapfile::CaptureReader::open(f).map_err(fail)?;
+                }
                 return Ok(Capture {
                     counted: None,
                     link: LinkType::Ethernet,
+                    feed,
                 });
             }
             let s = pcapfile::scan(f).map_err(|e| format!("capture {}: {e}", f.display()))?;
@@ -79,9 +89,79 @@ fn check_captures(files: &[std::path::PathBuf], scan: bool) -> Result<Vec<Captur
             Ok(Capture {
                 counted: Some((s.packets, s.captured_bytes)),
                 link: LinkType::from_pcap(lt),
+                feed: None,
             })
         })
         .collect()
+}
+
+/// A launched worker or exporter: on an EAL lcore, or (no EAL) on a pinned thread.
+enum Running {
+    Lcore(u32),
+    Thread(std::thread::JoinHandle<i32>),
+}
+
+impl Running {
+    fn wait(self, eal: Option<&Eal>) -> i32 {
+        match (self, eal) {
+            (Running::Lcore(l), Some(eal)) => eal.wait(l),
+            (Running::Thread(h), _) => h.join().unwrap_or_else(|e| {
+                let msg = e
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| e.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                eprintln!("flowprobe: thread panicked: {msg}");
+                -1
+            }),
+            (Running::Lcore(_), None) => -1,
+        }
+    }
+}
+
+/// Run `f` on `lcore`: through EAL when it is up, else on a thread pinned to that lcore's CPU in
+/// the derived `--lcores` map (same placement either way).
+fn launch<F>(
+    eal: Option<&Eal>,
+    map: &Option<config::LcoreMap>,
+    lcore: u32,
+    name: &str,
+    f: F,
+) -> Result<Running, Fail>
+where
+    F: FnOnce() -> i32 + Send + 'static,
+{
+    if let Some(eal) = eal {
+        eal.launch(lcore, name, f).map_err(|e| e.to_string())?;
+        return Ok(Running::Lcore(lcore));
+    }
+    let cpu = map.as_ref().and_then(|m| {
+        m.lcores_arg
+            .split(',')
+            .filter_map(|p| p.split_once('@'))
+            .find(|(l, _)| l.parse() == Ok(lcore))
+            .and_then(|(_, c)| c.parse::<usize>().ok())
+    });
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            if let Some(id) = cpu {
+                core_affinity::set_for_current(core_affinity::CoreId { id });
+            }
+            f()
+        })
+        .map(Running::Thread)
+        .map_err(|e| format!("starting thread {name}: {e}"))
+}
+
+/// TSC ticks per second without EAL (which measures it during init): the TSC against the
+/// monotonic clock since start-up, over at least 2 ms (0.1% is plenty for the lag histogram).
+fn tsc_hz_estimate(t0: Instant, tsc0: u64) -> u64 {
+    while t0.elapsed() < Duration::from_millis(2) {
+        std::hint::spin_loop();
+    }
+    let ticks = crate::dpdk::rdtsc().wrapping_sub(tsc0);
+    (ticks as f64 / t0.elapsed().as_secs_f64()) as u64
 }
 
 /// One worker's placement.
@@ -95,6 +175,7 @@ struct Placement {
 /// Run the probe to completion. Returns the process exit code.
 pub fn run(cfg: Config) -> Result<i32, Fail> {
     let started = Instant::now();
+    let tsc_at_start = crate::dpdk::rdtsc();
     // FLOWPROBE_DEBUG: where the wall time goes, phase by phase (start-up and shutdown included).
     let debug = std::env::var_os("FLOWPROBE_DEBUG").is_some();
     let phase = |name: &str| {
@@ -105,8 +186,11 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             );
         }
     };
-    let captures = match &cfg.source {
-        Source::Pcap(files) => Some(check_captures(files, cfg.pcap_vdev)?),
+    let m = machine();
+    // The capture readers share the first CPU with the exporter (workers get the others).
+    let reader_cpu = (m.cpus.len() > 1).then(|| m.cpus[0]);
+    let mut captures = match &cfg.source {
+        Source::Pcap(files) => Some(check_captures(files, cfg.pcap_vdev, reader_cpu)?),
         _ => None,
     };
     phase("captures checked");
@@ -133,7 +217,6 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
 
-    let m = machine();
     let record_size = std::mem::size_of::<FlowRecord>();
     let (eal_args, lmap) = match &cfg.source {
         Source::Pcap(files) => {
@@ -174,11 +257,22 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         eprintln!("flowprobe: EAL arguments: {}", eal_args.join(" "));
     }
     phase("outputs open");
-    let eal = Eal::init("flowprobe", &eal_args).map_err(|e| e.to_string())?;
-    phase("EAL initialised");
-
+    // The built-in capture reader needs no port, no mbuf and no EAL memory: it runs on plain
+    // threads pinned like the lcores would be, with its rings in process memory. EAL start-up
+    // (driver plugins, a 100 ms TSC calibration sleep) took longer than replaying a 1M-packet file.
     let offline = matches!(cfg.source, Source::Pcap(_)) && !cfg.pcap_vdev;
-    let nports = if offline { 0 } else { eal.port_count() };
+    let eal = if offline {
+        None
+    } else {
+        Some(Eal::init("flowprobe", &eal_args).map_err(|e| e.to_string())?)
+    };
+    phase("EAL initialised");
+    let tsc_hz = match &eal {
+        Some(_) => crate::dpdk::tsc_hz(),
+        None => tsc_hz_estimate(started, tsc_at_start),
+    };
+    let eal_ref = || eal.as_ref().expect("EAL is initialised for ports");
+    let nports = if offline { 0 } else { eal_ref().port_count() };
     if nports == 0 && !offline {
         return Err(match &cfg.source {
             Source::Pcap(_) => "the pcap vdev probed no port (see the EAL lines above)".into(),
@@ -208,6 +302,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             (p, map.exporter, if offline { Vec::new() } else { vec![q] })
         }
         None => {
+            let eal = eal_ref();
             let lcores = eal.worker_lcores();
             if lcores.len() < 2 {
                 return Err(format!(
@@ -313,12 +408,18 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     let clock = Clock::start();
     let backoff_for = |shares: bool| cfg.idle_backoff.unwrap_or(shares);
 
+    let mut running = Vec::new();
     let mut consumers = Vec::new();
     let mut shared = Vec::new();
     let mut table_bytes = 0usize;
     for (i, pl) in placements.iter().enumerate() {
-        let (prod, cons) = ring::spsc::<FlowRecord>(&format!("rec{i}"), cfg.ring_size, -1)
-            .map_err(|e| e.to_string())?;
+        let name = format!("rec{i}");
+        let (prod, cons) = if offline {
+            ring::spsc_local::<FlowRecord>(&name, cfg.ring_size)
+        } else {
+            ring::spsc::<FlowRecord>(&name, cfg.ring_size, -1)
+        }
+        .map_err(|e| e.to_string())?;
         consumers.push(cons);
         let sh = Arc::new(WorkerShared::default());
         shared.push(sh.clone());
@@ -332,6 +433,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         sc.worker = i as u8;
         sc.port = pl.port;
         table_bytes += per_worker as usize * crate::flow::Shard::entry_size();
+        let feed = captures.as_mut().and_then(|c| c[i].feed.take());
         let (replay, link) = match &captures {
             Some(c) => (
                 Some(Replay {
@@ -360,16 +462,23 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             shared: sh,
             ring_capacity: cfg.ring_size.next_power_of_two() as u64 - 1,
             decap: cfg.decap,
+            feed,
         };
         let file = match (&cfg.source, offline) {
             (Source::Pcap(files), true) => Some(files[i].clone()),
             _ => None,
         };
-        eal.launch(pl.lcore, &format!("worker{i}"), move || match file {
+        let job = move || match file {
             Some(f) => worker::run_offline(args, f),
             None => worker::run(args),
-        })
-        .map_err(|e| e.to_string())?;
+        };
+        running.push(launch(
+            eal.as_ref(),
+            &lmap,
+            pl.lcore,
+            &format!("worker{i}"),
+            job,
+        )?);
     }
     eprintln!(
         "flowprobe: {} worker(s), flow table {} flows/worker, {} B/flow entry, {:.1} MiB in slabs (+ index)",
@@ -389,9 +498,11 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         alive: exporter_alive.clone(),
         report: exp_report.clone(),
         metrics: crate::metrics::ExporterMetrics::new(),
+        tsc_hz,
     };
-    eal.launch(exporter_lcore, "exporter", move || exporter::run(eargs))
-        .map_err(|e| e.to_string())?;
+    let exporter_job = launch(eal.as_ref(), &lmap, exporter_lcore, "exporter", move || {
+        exporter::run(eargs)
+    })?;
 
     let publisher = crate::metrics::Publisher::new(
         &ports
@@ -419,7 +530,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     let run_start = Instant::now();
     let mut last_publish = Instant::now();
     loop {
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(1));
         if last_publish.elapsed() >= Duration::from_millis(250) {
             publish();
             last_publish = Instant::now();
@@ -432,14 +543,15 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         }
     }
     phase("workers done");
+    // EAL's wait spins: let the exporter (which shares this CPU) finish first.
+    while exporter_alive.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let mut rc = 0;
-    for pl in &placements {
-        if eal.wait(pl.lcore) != 0 {
+    for job in running.into_iter().chain([exporter_job]) {
+        if job.wait(eal.as_ref()) != 0 {
             rc = 1;
         }
-    }
-    if eal.wait(exporter_lcore) != 0 {
-        rc = 1;
     }
     phase("exporter done");
     let elapsed = run_start.elapsed();

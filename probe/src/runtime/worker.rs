@@ -126,6 +126,8 @@ pub struct WorkerArgs {
     pub ring_capacity: u64,
     /// Key tunnelled traffic on the inner flow.
     pub decap: bool,
+    /// Offline: the capture, already being read ahead (classic pcap).
+    pub feed: Option<crate::pcapfile::ClassicFeed>,
 }
 
 /// The ring as the pipeline's output, with the configured full-ring policy.
@@ -376,13 +378,9 @@ pub fn run_offline(mut a: WorkerArgs, path: std::path::PathBuf) -> i32 {
     let t0 = std::time::Instant::now();
     let (mut pipe, ends) = start(&mut a);
     let t_table = t0.elapsed();
-    let (bursts, rc) = match crate::pcapfile::ClassicChunks::open(&path) {
-        Ok(Some(r)) => replay_classic(&mut a, &mut pipe, r, &path),
-        Ok(None) => replay_any(&mut a, &mut pipe, &path),
-        Err(e) => {
-            eprintln!("flowprobe: capture {}: {e}", path.display());
-            (0, 1)
-        }
+    let (bursts, rc) = match a.feed.take() {
+        Some(feed) => replay_classic(&mut a, &mut pipe, feed, &path),
+        None => replay_any(&mut a, &mut pipe, &path),
     };
     let t_replay = t0.elapsed();
     end(pipe, &ends, bursts, 0, None);
@@ -415,7 +413,7 @@ fn maybe_publish(a: &WorkerArgs, pipe: &Pipeline<RingOut>, bursts: u64, since: &
 fn replay_classic(
     a: &mut WorkerArgs,
     pipe: &mut Pipeline<RingOut>,
-    mut r: crate::pcapfile::ClassicChunks<std::fs::File>,
+    mut r: crate::pcapfile::ClassicFeed,
     path: &std::path::Path,
 ) -> (u64, i32) {
     pipe.set_link(LinkType::from_pcap(r.linktype()));
