@@ -960,7 +960,61 @@ impl<R: Read> ClassicChunks<R> {
 /// its bytes in `data`, captured length, time in ns).
 struct Chunk {
     data: Vec<u8>,
-    index: Vec<(u32, u32, u64)>,
+    index: Vec<(u64, u32, u64)>,
+}
+
+/// Bytes a [`ClassicFeed`] can replay in place (a file mapping, or memory in tests).
+pub type SharedBytes = std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// Packets per chunk of a mapped feed (its chunks carry only the index).
+const FEED_INDEX: usize = 4096;
+/// How far ahead of the record walk the bytes are prefetched.
+const WALK_AHEAD: usize = 16 << 10;
+
+/// Walks the classic records of `b` from `*at` into `index` (at most `max`): `Some(error)` at a
+/// bad or cut record (after the ones before it), `None` at the end of `b` or when `max` is
+/// reached. The same checks as [`ClassicChunks`].
+fn walk_records(
+    b: &[u8],
+    at: &mut usize,
+    e: Endian,
+    nanosecond: bool,
+    index: &mut Vec<(u64, u32, u64)>,
+    max: usize,
+) -> Option<io::Error> {
+    // Each header's position depends on the previous one's length: a chain of dependent loads
+    // that the hardware prefetcher does not follow across pages. Stream the bytes ahead instead.
+    let mut ahead = *at;
+    while index.len() < max {
+        let stop = (*at + WALK_AHEAD).min(b.len());
+        while ahead < stop {
+            crate::prefetch::line(&b[ahead]);
+            ahead += 64;
+        }
+        let avail = b.len() - *at;
+        if avail == 0 {
+            return None;
+        }
+        if avail < 16 {
+            return Some(truncated(*at as u64));
+        }
+        let h = &b[*at..*at + 16];
+        let caplen = e.u32(&h[8..12]);
+        if caplen > MAX_CAPLEN {
+            return Some(invalid(format!(
+                "implausible caplen {caplen} in packet record at offset {at}"
+            )));
+        }
+        if avail < 16 + caplen as usize {
+            return Some(truncated(*at as u64));
+        }
+        let secs = u64::from(e.u32(&h[0..4]));
+        let frac = u64::from(e.u32(&h[4..8]));
+        let ts = secs * NS_PER_SEC + if nanosecond { frac } else { frac * 1000 };
+        index.push((*at as u64 + 16, caplen, ts));
+        *at += 16 + caplen as usize;
+    }
+    None
 }
 
 /// Chunks in flight between the reading thread and the replaying one, their size, and the size
@@ -1021,7 +1075,7 @@ impl FeedReader {
                 let secs = u64::from(e.u32(&h[0..4]));
                 let frac = u64::from(e.u32(&h[4..8]));
                 let ts = secs * NS_PER_SEC + if self.nanosecond { frac } else { frac * 1000 };
-                c.index.push((at as u32 + 16, caplen, ts));
+                c.index.push((at as u64 + 16, caplen, ts));
                 at += rec;
             }
             // Full enough; a record larger than a chunk is read whole first.
@@ -1053,6 +1107,8 @@ impl FeedReader {
 /// packets out of chunks of whole records, in place. Same packets and errors as
 /// [`ClassicChunks`]. Chunks are recycled: after the first few, nothing is allocated.
 pub struct ClassicFeed {
+    /// Mapped mode: the packets' bytes (chunks carry only the index).
+    map: Option<SharedBytes>,
     rx: std::sync::mpsc::Receiver<io::Result<Chunk>>,
     back: std::sync::mpsc::SyncSender<Chunk>,
     cur: Option<Chunk>,
@@ -1116,6 +1172,68 @@ impl ClassicFeed {
                 }
             })?;
         Ok(Some(ClassicFeed {
+            map: None,
+            rx,
+            back,
+            cur: None,
+            pos: 0,
+            linktype,
+            done: false,
+        }))
+    }
+
+    /// Replays `bytes` (a whole classic pcap, e.g. a file mapping) in place: the thread (pinned to
+    /// `cpu` when given) only walks the record headers ahead of the replay, so the pages and
+    /// header lines are in memory and cache when the replay gets there; no byte is copied.
+    /// `Ok(None)` when the bytes are not classic pcap.
+    pub fn start_mapped(bytes: SharedBytes, cpu: Option<usize>) -> io::Result<Option<ClassicFeed>> {
+        let b: &[u8] = (*bytes).as_ref();
+        let Some((_, e, nanosecond, linktype, base)) = classic_header(b)? else {
+            return Ok(None);
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(FEED_DEPTH);
+        let (back, recycled) = std::sync::mpsc::sync_channel::<Chunk>(FEED_DEPTH + 2);
+        let walked = bytes.clone();
+        std::thread::Builder::new()
+            .name("pcap-index".into())
+            .spawn(move || {
+                if let Some(id) = cpu {
+                    core_affinity::set_for_current(core_affinity::CoreId { id });
+                }
+                let b: &[u8] = (*walked).as_ref();
+                let mut at = base as usize;
+                let mut made = 0;
+                loop {
+                    let mut c = match recycled.try_recv() {
+                        Ok(c) => c,
+                        Err(_) if made < FEED_DEPTH + 2 => {
+                            made += 1;
+                            Chunk {
+                                data: Vec::new(),
+                                index: Vec::with_capacity(FEED_INDEX),
+                            }
+                        }
+                        Err(_) => match recycled.recv() {
+                            Ok(c) => c,
+                            Err(_) => return,
+                        },
+                    };
+                    c.index.clear();
+                    let err = walk_records(b, &mut at, e, nanosecond, &mut c.index, FEED_INDEX);
+                    if !c.index.is_empty() && tx.send(Ok(c)).is_err() {
+                        return;
+                    }
+                    if let Some(e) = err {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                    if at == b.len() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Some(ClassicFeed {
+            map: Some(bytes),
             rx,
             back,
             cur: None,
@@ -1159,8 +1277,12 @@ impl ClassicFeed {
             return Ok(0);
         };
         let n = out.len().min(c.index.len() - self.pos);
+        let bytes: &[u8] = match &self.map {
+            Some(m) => (**m).as_ref(),
+            None => &c.data,
+        };
         for (o, &(off, len, ts)) in out.iter_mut().zip(&c.index[self.pos..self.pos + n]) {
-            *o = (&c.data[off as usize..off as usize + len as usize], len, ts);
+            *o = (&bytes[off as usize..off as usize + len as usize], len, ts);
         }
         self.pos += n;
         Ok(n)
@@ -1938,7 +2060,31 @@ mod tests {
                 }
             };
             assert_eq!((got, err), chunks_all(bytes), "{name}");
+            // In place over shared bytes (as over a file mapping): the same again.
+            let shared: SharedBytes = std::sync::Arc::new(bytes.to_vec());
+            let mut feed = ClassicFeed::start_mapped(shared, None).unwrap().unwrap();
+            let mut got = Vec::new();
+            let err = loop {
+                let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
+                match feed.next_burst(&mut pk) {
+                    Ok(0) => break None,
+                    Ok(n) => got.extend(pk[..n].iter().map(|&(d, _, ts)| (ts, d.to_vec()))),
+                    Err(e) => break Some(e.to_string()),
+                }
+            };
+            assert_eq!((got, err), chunks_all(bytes), "{name} mapped");
         }
+        // A bad length in the middle of a mapped capture: the packets before it, then its error.
+        let mut bad = file.clone();
+        bad[24 + 16 + 60 + 8..24 + 16 + 60 + 12].copy_from_slice(&(MAX_CAPLEN + 1).to_le_bytes());
+        let mut feed = ClassicFeed::start_mapped(std::sync::Arc::new(bad.clone()), None)
+            .unwrap()
+            .unwrap();
+        let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
+        assert_eq!(feed.next_burst(&mut pk).unwrap(), 1);
+        let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
+        let err = feed.next_burst(&mut pk).unwrap_err().to_string();
+        assert_eq!(Some(err), chunks_all(&bad).1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

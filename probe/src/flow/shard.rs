@@ -393,11 +393,20 @@ impl Shard {
     /// Allocates everything up front; nothing is allocated afterwards. The slab is reserved, not
     /// written: entries are taken in order as flows arrive (the OS maps the pages then), so a
     /// table sized for millions costs nothing until it fills, e.g. on a short capture. The index
-    /// is zeroed memory, which the allocator also gets lazily.
+    /// (8 bytes a bucket) is written up front.
     pub fn new(cfg: ShardConfig) -> Shard {
         let cap = cfg.capacity.clamp(1, MAX_SHARD_CAPACITY);
         let nb = ((cap as usize) * 2).next_power_of_two().max(16);
         let flows = Vec::with_capacity(cap as usize);
+        // Written, not just zero-allocated: a bucket page first read (mapped to the shared zero
+        // page) and then written costs a copy-on-write fault with a TLB shootdown to every CPU.
+        let mut buckets = vec![0u64; nb];
+        for b in std::hint::black_box(&mut buckets[..])
+            .iter_mut()
+            .step_by(512)
+        {
+            *b = 0; // one write per 4 KiB page
+        }
         Shard {
             timeouts: [
                 cfg.tcp_timeout_ns,
@@ -411,7 +420,7 @@ impl Shard {
                 ..cfg
             },
             flows,
-            buckets: vec![0; nb],
+            buckets,
             bucket_mask: nb - 1,
             shift: 64 - nb.trailing_zeros(),
             free_head: NIL,

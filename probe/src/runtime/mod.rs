@@ -67,7 +67,12 @@ fn check_captures(
         .map(|f| {
             let fail = |e: std::io::Error| format!("capture {}: {e}", f.display());
             if !scan {
-                let feed = pcapfile::ClassicFeed::start(f, reader_cpu).map_err(fail)?;
+                // Mapped and replayed in place; read ahead into chunks where mapping fails.
+                let feed = match crate::dpdk::mapped::Mapped::open(f).map_err(fail)? {
+                    Some(m) => pcapfile::ClassicFeed::start_mapped(Arc::new(m), reader_cpu),
+                    None => pcapfile::ClassicFeed::start(f, reader_cpu),
+                }
+                .map_err(fail)?;
                 if feed.is_none() {
                     pcapfile::CaptureReader::open(f).map_err(fail)?;
                 }
