@@ -222,6 +222,11 @@ impl<O: RecordOut> Pipeline<O> {
                     self.shard.prefetch_entry(k.2);
                 }
             }
+            for (r, k) in res.iter().zip(&keys).take(chunk.len()) {
+                if r.is_ok() {
+                    self.shard.prefetch_neighbours(k.2);
+                }
+            }
             for (i, &(_, len, now)) in chunk.iter().enumerate() {
                 match res[i] {
                     Ok(()) if metas[i].frag_offset == 0 => {

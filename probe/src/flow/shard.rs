@@ -109,6 +109,8 @@ pub struct ShardConfig {
     pub stats_interval_ns: u64,
     pub worker: u8,
     pub port: u16,
+    /// Back the slab and the index with transparent 2 MiB pages (fewer TLB misses on big tables).
+    pub huge_pages: bool,
 }
 
 impl ShardConfig {
@@ -130,6 +132,7 @@ impl ShardConfig {
             stats_interval_ns,
             worker: 0,
             port: 0,
+            huge_pages: false,
         }
     }
 
@@ -401,6 +404,10 @@ impl Shard {
         // Written, not just zero-allocated: a bucket page first read (mapped to the shared zero
         // page) and then written costs a copy-on-write fault with a TLB shootdown to every CPU.
         let mut buckets = vec![0u64; nb];
+        if cfg.huge_pages {
+            crate::prefetch::huge_pages(&flows);
+            crate::prefetch::huge_pages(&buckets);
+        }
         for b in std::hint::black_box(&mut buckets[..])
             .iter_mut()
             .step_by(512)
@@ -553,6 +560,29 @@ impl Shard {
         let b = self.buckets[(h >> self.shift) as usize];
         if b != 0 {
             crate::prefetch::lines(&self.flows[((b & SLOT_MASK) - 1) as usize]);
+        }
+    }
+
+    /// Prefetch the LRU neighbours of the flow the home bucket of `h` points to (the entry should
+    /// be cached by now: see [`Shard::prefetch_entry`]): moving the flow to the head of its list
+    /// writes both neighbours' links and the old head's.
+    #[inline]
+    pub fn prefetch_neighbours(&self, h: u64) {
+        let b = self.buckets[(h >> self.shift) as usize];
+        if b != 0 {
+            let f = &self.flows[((b & SLOT_MASK) - 1) as usize];
+            let c = f.class as usize;
+            if self
+                .lru
+                .get(c)
+                .is_some_and(|l| l.head != ((b & SLOT_MASK) - 1) as u32)
+            {
+                for s in [f.lru.prev, f.lru.next, self.lru[c].head] {
+                    if let Some(n) = self.flows.get(s as usize) {
+                        crate::prefetch::line(&n.lru);
+                    }
+                }
+            }
         }
     }
 

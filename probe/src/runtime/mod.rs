@@ -271,7 +271,11 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     } else {
         Some(Eal::init("flowprobe", &eal_args).map_err(|e| e.to_string())?)
     };
-    phase("EAL initialised");
+    phase(if offline {
+        "EAL skipped (built-in reader)"
+    } else {
+        "EAL initialised"
+    });
     let tsc_hz = match &eal {
         Some(_) => crate::dpdk::tsc_hz(),
         None => tsc_hz_estimate(started, tsc_at_start),
