@@ -440,6 +440,9 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         sc.active_timeout_ns = cfg.active_timeout_ns;
         sc.tcp_closed_timeout_ns = cfg.tcp_close_linger_ns;
         sc.worker = i as u8;
+        // A replay has no packet to lose while the kernel assembles a 2 MiB page; a live port
+        // keeps 4 KiB pages (no compaction stall while the table fills).
+        sc.huge_pages = offline;
         sc.port = pl.port;
         table_bytes += per_worker as usize * crate::flow::Shard::entry_size();
         let feed = captures.as_mut().and_then(|c| c[i].feed.take());
