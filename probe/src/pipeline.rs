@@ -214,17 +214,23 @@ impl<O: RecordOut> Pipeline<O> {
                     let (key, lo) = FlowKey::from_meta(m);
                     let h = key.hash64();
                     *k = (key, lo, h);
-                    self.shard.prefetch_bucket(h);
                 }
             }
-            for (r, k) in res.iter().zip(&keys).take(chunk.len()) {
-                if r.is_ok() {
-                    self.shard.prefetch_entry(k.2);
+            if self.shard.wants_prefetch() {
+                for (r, k) in res.iter().zip(&keys).take(chunk.len()) {
+                    if r.is_ok() {
+                        self.shard.prefetch_bucket(k.2);
+                    }
                 }
-            }
-            for (r, k) in res.iter().zip(&keys).take(chunk.len()) {
-                if r.is_ok() {
-                    self.shard.prefetch_neighbours(k.2);
+                for (r, k) in res.iter().zip(&keys).take(chunk.len()) {
+                    if r.is_ok() {
+                        self.shard.prefetch_entry(k.2);
+                    }
+                }
+                for (r, k) in res.iter().zip(&keys).take(chunk.len()) {
+                    if r.is_ok() {
+                        self.shard.prefetch_neighbours(k.2);
+                    }
                 }
             }
             for (i, &(_, len, now)) in chunk.iter().enumerate() {

@@ -50,6 +50,9 @@ const HS_PENDING: u8 = 8;
 /// Packets after which a flow's metadata is considered settled even without a reply.
 const DETECTION_LIMIT: u8 = 10;
 
+/// Table size (slab + index) above which a burst prefetches its buckets and entries.
+const PREFETCH_ABOVE: usize = 8 << 20;
+
 /// Upper bound of `Shard::entry_size()`, checked by a test.
 #[cfg(test)]
 const ENTRY_BOUND: usize = 224;
@@ -543,6 +546,14 @@ impl Shard {
             self.stats.records[RecordKind::Start as usize] += 1;
             sink.emit(&rec);
         }
+    }
+
+    /// Whether prefetching the table across a burst pays: a table of a few MiB stays in the
+    /// last-level cache, where the prefetch passes cost more instructions (~70 a packet) than
+    /// they hide.
+    #[inline]
+    pub fn wants_prefetch(&self) -> bool {
+        self.memory_bytes() > PREFETCH_ABOVE
     }
 
     /// Prefetch the home index bucket of hash `h`. Called for a whole burst before
