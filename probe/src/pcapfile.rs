@@ -966,8 +966,10 @@ struct Chunk {
 /// Bytes a [`ClassicFeed`] can replay in place (a file mapping, or memory in tests).
 pub type SharedBytes = std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>;
 
-/// Packets per chunk of a mapped feed (its chunks carry only the index).
+/// Packets per chunk of a mapped feed (its chunks carry only the index), and chunks in flight:
+/// up to 256k packets indexed ahead (6 MB), so the walk gets well ahead while the replay starts.
 const FEED_INDEX: usize = 4096;
+const MAPPED_DEPTH: usize = 64;
 /// How far ahead of the record walk the bytes are prefetched.
 const WALK_AHEAD: usize = 16 << 10;
 
@@ -1191,8 +1193,8 @@ impl ClassicFeed {
         let Some((_, e, nanosecond, linktype, base)) = classic_header(b)? else {
             return Ok(None);
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(FEED_DEPTH);
-        let (back, recycled) = std::sync::mpsc::sync_channel::<Chunk>(FEED_DEPTH + 2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(MAPPED_DEPTH);
+        let (back, recycled) = std::sync::mpsc::sync_channel::<Chunk>(MAPPED_DEPTH + 2);
         let walked = bytes.clone();
         std::thread::Builder::new()
             .name("pcap-index".into())
@@ -1206,7 +1208,7 @@ impl ClassicFeed {
                 loop {
                     let mut c = match recycled.try_recv() {
                         Ok(c) => c,
-                        Err(_) if made < FEED_DEPTH + 2 => {
+                        Err(_) if made < MAPPED_DEPTH + 2 => {
                             made += 1;
                             Chunk {
                                 data: Vec::new(),

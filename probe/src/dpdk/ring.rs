@@ -17,7 +17,7 @@ unsafe impl Sync for RawRing {}
 impl Drop for RawRing {
     fn drop(&mut self) {
         match self.1 {
-            // SAFETY: the last handle is gone; the memory came from `alloc_zeroed(layout)` in
+            // SAFETY: the last handle is gone; the memory came from `alloc(layout)` in
             // `spsc_local`.
             Some(layout) => unsafe { std::alloc::dealloc(self.0.as_ptr() as *mut u8, layout) },
             // SAFETY: the last handle is gone, so neither side can touch the ring again.
@@ -46,8 +46,10 @@ pub fn spsc_local<T: Copy>(name: &str, count: u32) -> Result<(Producer<T>, Consu
     }
     let layout = std::alloc::Layout::from_size_align(size as usize, 128)
         .map_err(|_| DpdkError::new(format!("ring {name}: bad layout"), 22))?;
+    // Not zeroed: for this alignment the allocator would memset it all (tens of MB, on the start-up
+    // path); rte_ring_init writes the header and a slot is always written before it is read.
     // SAFETY: layout has a non-zero size (the ring header alone is larger than zero).
-    let mem = unsafe { std::alloc::alloc_zeroed(layout) } as *mut dpdk_sys::rte_ring;
+    let mem = unsafe { std::alloc::alloc(layout) } as *mut dpdk_sys::rte_ring;
     let ptr =
         NonNull::new(mem).ok_or_else(|| DpdkError::new(format!("ring {name}: no memory"), 12))?;
     let flags = dpdk_sys::RING_F_SP_ENQ | dpdk_sys::RING_F_SC_DEQ;
