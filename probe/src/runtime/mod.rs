@@ -210,10 +210,12 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
 
     // Metrics endpoint before EAL: a bad address fails fast, and the HTTP thread is not pinned to
     // the main lcore's CPU.
+    // With `--metrics-listen off` no recorder is installed (the metrics calls are no-ops): nothing
+    // could read it, and building it calibrates a clock by spinning for up to 200 ms.
     let metrics_stop = Arc::new(AtomicBool::new(false));
-    let metrics_handle = crate::metrics::install()?;
     if let Some(addr) = cfg.metrics_listen {
-        let bound = crate::metrics::serve(addr, metrics_handle.clone(), metrics_stop.clone())
+        let metrics_handle = crate::metrics::install()?;
+        let bound = crate::metrics::serve(addr, metrics_handle, metrics_stop.clone())
             .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
         eprintln!("flowprobe: metrics on http://{bound}/metrics");
     }
