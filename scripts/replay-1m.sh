@@ -10,7 +10,7 @@ mkdir -p "$dir"
 cargo build --release -q -p flowprobe -p flowprobe-bench
 ./target/release/gentrace --packets "$n" --flows "$flows" --seed 42 --out "$dir/trace.pcap" --truth "$dir/truth.json"
 start=$(date +%s.%N)
-./target/release/flowprobe --pcap "$dir/trace.pcap" --metrics-listen off --output "$dir/records.json" "${@:3}" 2>"$dir/stderr.txt"
+FLOWPROBE_DEBUG=1 ./target/release/flowprobe --pcap "$dir/trace.pcap" --metrics-listen off --output "$dir/records.json" "${@:3}" 2>"$dir/stderr.txt"
 end=$(date +%s.%N)
 python3 - "$dir" "$start" "$end" <<'PY'
 import json, sys
@@ -30,6 +30,8 @@ print(f"flows: {starts} flow records, {purges} purge records, {len(truth['flows'
 print(f"wall time of the whole command: {wall:.2f} s = {truth['packets']/wall/1e6:.2f} Mpps; "
       f"worker run {summary['run_seconds']:.2f} s; exporter {summary['exporter_records_per_second']/1e3:.0f}k records/s (busy time)")
 ok = pk == truth["packets"] and by == truth["bytes"] and starts == purges
+phases = [l.split("flowprobe: ", 1)[1].strip() for l in open(f"{d}/stderr.txt") if "flowprobe: phase" in l or "table ready" in l]
+print("where the time went: " + "; ".join(phases))
 print("OK: accounting closes" if ok else "MISMATCH")
 sys.exit(0 if ok else 1)
 PY

@@ -6,10 +6,17 @@
 //!
 //! Packets are pre-built from the project's trace generator (realistic mix, handshakes, teardown,
 //! DNS, ICMP, IPv6, VLAN, Zipf popularity) into an in-memory arena of 128-byte slots (the headers;
-//! the frame length is kept), replayed at memory speed in bursts of 32 without copying.
+//! the frame length is kept), replayed at memory speed in bursts of 32 without copying. The
+//! arena stands in for a `net_ring` port of pre-built mbufs: the worker hands its bursts to the
+//! same `Pipeline::burst` (parse, prefetch, flow update, timers, records out) whether they come
+//! from mbufs or from a capture, so only the PMD's receive call is left out.
 //!
-//! Run: `cargo bench -p flowprobe-bench --bench throughput -- [--flows 10000,1000000] [--seconds 3]
-//! [--json PATH]`.
+//! "probe 2M" runs the same pipeline with its flow table on transparent 2 MiB pages (madvise);
+//! DPDK's hugepages back mbufs and rings, which this harness does not use. Peak RSS is per row
+//! (arena, table, flowscope's tracker and the exporter included).
+//!
+//! Run: `cargo bench -p flowprobe-bench --bench throughput -- [--flows 10000,1000000,10000000]
+//! [--seconds 3] [--json PATH]`.
 
 use crossbeam::queue::ArrayQueue;
 use flowprobe::export::{LocalNets, NetifyEncoder};
@@ -155,12 +162,20 @@ fn capacity(flows: u32) -> u32 {
     (flows as u64 * 5 / 4 + 1024) as u32
 }
 
-fn pipeline<O: RecordOut>(flows: u32, out: O) -> Pipeline<O> {
+fn pipeline<O: RecordOut>(flows: u32, huge: bool, out: O) -> Pipeline<O> {
     Pipeline::new(
-        ShardConfig::new(capacity(flows), 30_000_000_000, 15_000_000_000),
+        ShardConfig {
+            huge_pages: huge,
+            ..ShardConfig::new(capacity(flows), 30_000_000_000, 15_000_000_000)
+        },
         LinkType::Ethernet,
         out,
     )
+}
+
+/// Forget the peak RSS so far (Linux: `5` to clear_refs resets VmHWM): per-row peaks.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// One pass over the arena in bursts, on capture time shifted by `pass` arena spans.
@@ -188,8 +203,9 @@ struct ProbeResult {
     steady_allocs: usize,
 }
 
-/// (2) flowprobe's pipeline with an exporter thread encoding every record.
-fn probe(a: &Arena, flows: u32, secs: f64) -> ProbeResult {
+/// (2) flowprobe's pipeline with an exporter thread encoding every record; `huge`: the flow table
+/// on transparent 2 MiB pages.
+fn probe(a: &Arena, flows: u32, secs: f64, huge: bool) -> ProbeResult {
     let q = Arc::new(ArrayQueue::new(65536));
     let done = Arc::new(AtomicBool::new(false));
     let encoded = Arc::new(AtomicU64::new(0));
@@ -215,7 +231,7 @@ fn probe(a: &Arena, flows: u32, secs: f64) -> ProbeResult {
         })
     };
     let cap = capacity(flows);
-    let mut p = pipeline(flows, QueueOut(q));
+    let mut p = pipeline(flows, huge, QueueOut(q));
     // Warm-up pass: fills the table (creation), then measure the steady state.
     run_pass(&mut p, a, 0);
     let mut pass_no = 1;
@@ -233,7 +249,11 @@ fn probe(a: &Arena, flows: u32, secs: f64) -> ProbeResult {
         bytes_per_flow: p.shard.memory_bytes() as f64 / cap as f64,
         records: encoded.load(Ordering::Relaxed),
         dropped: p.batch.dropped.iter().sum(),
-        steady_allocs: steady_state_allocations(a, flows),
+        steady_allocs: if huge {
+            0
+        } else {
+            steady_state_allocations(a, flows)
+        },
     }
 }
 
@@ -249,7 +269,7 @@ impl RecordOut for Discard {
 
 /// The pipeline alone (records counted, not encoded): isolates the worker from the exporter.
 fn probe_alone(a: &Arena, flows: u32, secs: f64) -> f64 {
-    let mut p = pipeline(flows, Discard(0));
+    let mut p = pipeline(flows, false, Discard(0));
     run_pass(&mut p, a, 0);
     let mut pass_no = 1;
     let m = timed(a, secs, |_| {
@@ -264,7 +284,7 @@ fn probe_alone(a: &Arena, flows: u32, secs: f64) -> f64 {
 /// Heap allocations made by the pipeline over two steady-state passes (single thread, so the
 /// process-wide allocation counter sees only the worker's own).
 fn steady_state_allocations(a: &Arena, flows: u32) -> usize {
-    let mut p = pipeline(flows, Discard(0));
+    let mut p = pipeline(flows, false, Discard(0));
     run_pass(&mut p, a, 0);
     let reg = Region::new(GLOBAL);
     run_pass(&mut p, a, 1);
@@ -307,7 +327,7 @@ fn two_workers(flows: u32, packets: u64, secs: f64) -> f64 {
         .map(|w| {
             std::thread::spawn(move || {
                 let a = Arena::build(flows / 2, packets / 2, 100 + w);
-                probe(&a, flows / 2, secs).mpps
+                probe(&a, flows / 2, secs, false).mpps
             })
         })
         .collect();
@@ -321,7 +341,41 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| v.get(i + 1).cloned())
 }
 
+/// The measured passes of `--profile`: one function for `callgrind --toggle-collect`.
+#[inline(never)]
+fn profiled_passes<O: RecordOut>(p: &mut Pipeline<O>, a: &Arena, passes: u64) {
+    for pass in 1..=passes {
+        run_pass(p, a, pass);
+    }
+}
+
+/// `--profile`: only the pipeline (records discarded) over `--packets` packets of `--flows`
+/// flows, a warm-up pass then `--passes` measured ones, for instruction counts:
+/// `valgrind --tool=callgrind --toggle-collect='*profiled_passes*' throughput --profile ...`;
+/// instructions per packet = the collected Ir / (packets x passes).
+fn profile(flows: u32) {
+    let packets = arg("--packets")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200_000);
+    let passes = arg("--passes").and_then(|s| s.parse().ok()).unwrap_or(3);
+    let a = Arena::build(flows, packets, 42);
+    let mut p = pipeline(flows, false, Discard(0));
+    run_pass(&mut p, &a, 0);
+    profiled_passes(&mut p, &a, passes);
+    black_box(p.batch.out.0);
+    println!(
+        "profile: {} packets x {passes} passes, {flows} flows",
+        a.n()
+    );
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--profile") {
+        let f = arg("--flows")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10_000);
+        return profile(f);
+    }
     // `cargo bench` passes `--bench`; ignore what we do not know.
     let flows: Vec<u32> = arg("--flows")
         .unwrap_or_else(|| "10000,1000000".into())
@@ -332,7 +386,7 @@ fn main() {
     let hz = tsc_hz();
     let mut rows = Vec::new();
     println!(
-        "{:>10} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8}",
+        "{:>10} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>8} {:>8}",
         "flows",
         "bare",
         "probe",
@@ -341,23 +395,30 @@ fn main() {
         "cyc/pkt",
         "2/1",
         "2/3",
+        "probe 2M",
         "B/flow",
+        "RSS MiB",
         "allocs"
     );
     for &f in &flows {
         // Enough packets that every concurrent flow is seen several times per pass.
-        let packets = (f as u64 * 4).max(2_000_000);
+        // (At most 20M: 2.5 GiB of arena for the 10M-flow row.)
+        let packets = (f as u64 * 4).clamp(2_000_000, 20_000_000);
+        reset_peak_rss();
         let a = Arena::build(f, packets, 42);
         let b = bare(&a, secs);
-        let p = probe(&a, f, secs);
+        let p = probe(&a, f, secs, false);
+        let huge = probe(&a, f, secs, true);
         let s = peer(&a, f, secs);
         let alone = probe_alone(&a, f, secs);
+        let rss_mib = peak_rss_kb() as f64 / 1024.0;
         let ns = 1e3 / p.mpps;
         let row = json!({
             "concurrent_flows": f,
             "packets_per_pass": a.n(),
             "bare_mpps": b,
             "probe_mpps": p.mpps,
+            "probe_huge_pages_mpps": huge.mpps,
             "probe_without_exporter_mpps": alone,
             "flowscope_mpps": s,
             "probe_ns_per_packet": ns,
@@ -369,9 +430,10 @@ fn main() {
             "records_exported": p.records,
             "records_dropped": p.dropped,
             "steady_state_allocations": p.steady_allocs,
+            "peak_rss_mib": rss_mib,
         });
         println!(
-            "{:>10} {:>9.2} {:>9.2} {:>9.2} {:>8.1} {:>8.1} {:>7.0}% {:>7.1}x {:>9.0} {:>8}  (pipeline alone {:.2} Mpps)",
+            "{:>10} {:>9.2} {:>9.2} {:>9.2} {:>8.1} {:>8.1} {:>7.0}% {:>7.1}x {:>9.2} {:>9.0} {:>8.0} {:>8}  (pipeline alone {:.2} Mpps)",
             f,
             b,
             p.mpps,
@@ -380,7 +442,9 @@ fn main() {
             ns * hz / 1e9,
             100.0 * p.mpps / b,
             p.mpps / s,
+            huge.mpps,
             p.bytes_per_flow,
+            rss_mib,
             p.steady_allocs,
             alone
         );
@@ -390,7 +454,7 @@ fn main() {
     let scale_flows = flows.first().copied().unwrap_or(10_000);
     let one = {
         let a = Arena::build(scale_flows / 2, 1_000_000, 100);
-        probe(&a, scale_flows / 2, secs).mpps
+        probe(&a, scale_flows / 2, secs, false).mpps
     };
     let two = two_workers(scale_flows, 2_000_000, secs);
     println!(

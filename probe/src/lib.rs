@@ -19,6 +19,11 @@ pub mod metrics;
 pub mod parse;
 pub mod pcapfile;
 pub mod pipeline;
+/// Prefetch hints for the packet path: the pure core's only `unsafe`, kept beside the DPDK
+/// layer's and built with or without DPDK.
+#[allow(unsafe_code)]
+#[path = "dpdk/prefetch.rs"]
+pub mod prefetch;
 #[cfg(feature = "dpdk")]
 pub mod runtime;
 pub mod synth;

@@ -781,6 +781,516 @@ impl<R: Read> CaptureReader<R> {
     }
 }
 
+/// Bytes read per refill of [`ClassicChunks`]: a few large reads per second of capture instead of
+/// two small ones per packet.
+const CHUNK: usize = 4 << 20;
+
+/// Classic pcap, read in large chunks into one reusable buffer; packets are handed out in place
+/// (no per-packet read call or copy), a burst at a time. Same checks and errors as
+/// [`CaptureReader`], which reads pcapng (and is the reference for this reader in the tests).
+pub struct ClassicChunks<R: Read> {
+    r: R,
+    buf: Vec<u8>,
+    /// Unconsumed bytes: `buf[head..tail]`.
+    head: usize,
+    tail: usize,
+    /// File offset of `buf[0]` (for error messages).
+    base: u64,
+    eof: bool,
+    e: Endian,
+    nanosecond: bool,
+    linktype: u32,
+}
+
+/// One packet of a burst: its bytes (in the reader's buffer), captured length, time (ns).
+pub type BurstPacket<'a> = (&'a [u8], u32, u64);
+
+impl ClassicChunks<File> {
+    /// `Ok(None)` when the file is not classic pcap (pcapng: read it with [`CaptureReader`]).
+    pub fn open(path: &Path) -> io::Result<Option<Self>> {
+        ClassicChunks::new(File::open(path)?)
+    }
+}
+
+/// The classic file header: (reader after it, byte order, nanosecond, link type, offset).
+/// `Ok(None)` for pcapng.
+type ClassicHeader<R> = (R, Endian, bool, u32, u64);
+
+fn classic_header<R: Read>(r: R) -> io::Result<Option<ClassicHeader<R>>> {
+    let mut c = Counting { r, pos: 0 };
+    let mut magic = [0u8; 4];
+    let got = read_full(&mut c, &mut magic)?;
+    if got < 4 {
+        return Err(invalid(format!(
+            "not a pcap or pcapng file (only {got} bytes)"
+        )));
+    }
+    let (nanosecond, big) = match u32::from_le_bytes(magic) {
+        MAGIC_US => (false, false),
+        MAGIC_NS => (true, false),
+        m if m == MAGIC_US.swap_bytes() => (false, true),
+        m if m == MAGIC_NS.swap_bytes() => (true, true),
+        PCAPNG_SHB => return Ok(None),
+        _ => {
+            return Err(invalid(format!(
+                "not a pcap or pcapng file (magic 0x{:08x})",
+                u32::from_be_bytes(magic)
+            )))
+        }
+    };
+    let e = Endian { big };
+    let linktype = read_classic_header(&mut c, e)?;
+    Ok(Some((c.r, e, nanosecond, linktype, c.pos)))
+}
+
+impl<R: Read> ClassicChunks<R> {
+    /// Reads the magic and the file header; `Ok(None)` for pcapng.
+    pub fn new(r: R) -> io::Result<Option<Self>> {
+        let Some((r, e, nanosecond, linktype, base)) = classic_header(r)? else {
+            return Ok(None);
+        };
+        Ok(Some(ClassicChunks {
+            r,
+            buf: vec![0; CHUNK],
+            head: 0,
+            tail: 0,
+            base,
+            eof: false,
+            e,
+            nanosecond,
+            linktype,
+        }))
+    }
+
+    /// The file's link type.
+    pub fn linktype(&self) -> u32 {
+        self.linktype
+    }
+
+    /// Moves the unconsumed bytes to the front and reads until the buffer is full (or EOF),
+    /// growing it only for a record larger than the buffer (bounded by `MAX_CAPLEN`).
+    fn refill(&mut self, need: usize) -> io::Result<()> {
+        self.buf.copy_within(self.head..self.tail, 0);
+        self.base += self.head as u64;
+        self.tail -= self.head;
+        self.head = 0;
+        if self.buf.len() < need {
+            self.buf.resize(need, 0);
+        }
+        while self.tail < self.buf.len() {
+            match self.r.read(&mut self.buf[self.tail..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => self.tail += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills `out` with the next packets (at most `out.len()`, at most 64); `Ok(0)` at the end.
+    /// A burst stops early at the end of the buffered bytes (the buffer is refilled only before
+    /// a burst's first packet, as later ones point into it) and before a bad record, whose error
+    /// the next call returns: the packets before an error are all delivered.
+    pub fn next_burst<'a>(&'a mut self, out: &mut [BurstPacket<'a>]) -> io::Result<usize> {
+        let mut spans = [(0usize, 0u32, 0u64); 64];
+        let max = out.len().min(spans.len());
+        let mut n = 0;
+        let mut at = self.head;
+        while n < max {
+            let avail = self.tail - at;
+            if avail < 16 {
+                if n > 0 {
+                    break;
+                }
+                if !self.eof {
+                    self.refill(16)?;
+                    at = self.head;
+                    continue;
+                }
+                if avail == 0 {
+                    break;
+                }
+                return Err(truncated(self.base + at as u64));
+            }
+            let h = &self.buf[at..at + 16];
+            let e = self.e;
+            let caplen = e.u32(&h[8..12]);
+            if caplen > MAX_CAPLEN {
+                if n > 0 {
+                    break;
+                }
+                return Err(invalid(format!(
+                    "implausible caplen {caplen} in packet record at offset {}",
+                    self.base + at as u64
+                )));
+            }
+            let need = 16 + caplen as usize;
+            if avail < need {
+                if n > 0 {
+                    break;
+                }
+                if !self.eof {
+                    self.refill(need)?;
+                    at = self.head;
+                    continue;
+                }
+                return Err(truncated(self.base + at as u64));
+            }
+            let secs = u64::from(e.u32(&h[0..4]));
+            let frac = u64::from(e.u32(&h[4..8]));
+            let ts = secs * NS_PER_SEC + if self.nanosecond { frac } else { frac * 1000 };
+            spans[n] = (at + 16, caplen, ts);
+            n += 1;
+            at += need;
+        }
+        self.head = at;
+        for (o, &(start, caplen, ts)) in out.iter_mut().zip(&spans[..n]) {
+            *o = (&self.buf[start..start + caplen as usize], caplen, ts);
+        }
+        Ok(n)
+    }
+}
+
+/// Whole records read ahead by [`ClassicFeed`]'s thread: the file's bytes as read (`data`, valid
+/// up to `filled`; kept at full length so reads never zero it again) and, per packet, (offset of
+/// its bytes in `data`, captured length, time in ns).
+struct Chunk {
+    data: Vec<u8>,
+    index: Vec<(u64, u32, u64)>,
+}
+
+/// Bytes a [`ClassicFeed`] can replay in place (a file mapping, or memory in tests).
+pub type SharedBytes = std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// Packets per chunk of a mapped feed (its chunks carry only the index), and chunks in flight:
+/// up to 256k packets indexed ahead (6 MB), so the walk gets well ahead while the replay starts.
+const FEED_INDEX: usize = 4096;
+const MAPPED_DEPTH: usize = 64;
+/// How far ahead of the record walk the bytes are prefetched.
+const WALK_AHEAD: usize = 16 << 10;
+
+/// Walks the classic records of `b` from `*at` into `index` (at most `max`): `Some(error)` at a
+/// bad or cut record (after the ones before it), `None` at the end of `b` or when `max` is
+/// reached. The same checks as [`ClassicChunks`].
+fn walk_records(
+    b: &[u8],
+    at: &mut usize,
+    e: Endian,
+    nanosecond: bool,
+    index: &mut Vec<(u64, u32, u64)>,
+    max: usize,
+) -> Option<io::Error> {
+    // Each header's position depends on the previous one's length: a chain of dependent loads
+    // that the hardware prefetcher does not follow across pages. Stream the bytes ahead instead.
+    let mut ahead = *at;
+    while index.len() < max {
+        let stop = (*at + WALK_AHEAD).min(b.len());
+        while ahead < stop {
+            crate::prefetch::line(&b[ahead]);
+            ahead += 64;
+        }
+        let avail = b.len() - *at;
+        if avail == 0 {
+            return None;
+        }
+        if avail < 16 {
+            return Some(truncated(*at as u64));
+        }
+        let h = &b[*at..*at + 16];
+        let caplen = e.u32(&h[8..12]);
+        if caplen > MAX_CAPLEN {
+            return Some(invalid(format!(
+                "implausible caplen {caplen} in packet record at offset {at}"
+            )));
+        }
+        if avail < 16 + caplen as usize {
+            return Some(truncated(*at as u64));
+        }
+        let secs = u64::from(e.u32(&h[0..4]));
+        let frac = u64::from(e.u32(&h[4..8]));
+        let ts = secs * NS_PER_SEC + if nanosecond { frac } else { frac * 1000 };
+        index.push((*at as u64 + 16, caplen, ts));
+        *at += 16 + caplen as usize;
+    }
+    None
+}
+
+/// Chunks in flight between the reading thread and the replaying one, their size, and the size
+/// of one read: the record headers of a piece are walked while the piece is still in L2, and the
+/// chunks in flight stay in the last-level cache until they are replayed.
+const FEED_DEPTH: usize = 8;
+const FEED_CHUNK: usize = 1 << 20;
+const FEED_PIECE: usize = 256 << 10;
+
+/// The reading thread's state: the file after its header and the partial record at the end of
+/// the previous chunk.
+struct FeedReader {
+    r: File,
+    e: Endian,
+    nanosecond: bool,
+    /// File offset of `carry[0]` (the next record not yet handed out).
+    base: u64,
+    carry: Vec<u8>,
+    eof: bool,
+}
+
+impl FeedReader {
+    /// Fills `c` with whole records: the carried partial record first, then reads straight
+    /// into the chunk (no copy of packet bytes), walking the record headers as they arrive.
+    /// Returns the error that ends the file (after the records before it), if any.
+    fn fill(&mut self, c: &mut Chunk) -> Option<io::Error> {
+        c.index.clear();
+        let need = FEED_CHUNK.max(self.carry.len()) + FEED_PIECE;
+        if c.data.len() < need {
+            c.data.resize(need, 0);
+        }
+        c.data[..self.carry.len()].copy_from_slice(&self.carry);
+        let mut filled = self.carry.len();
+        self.carry.clear();
+        let chunk_base = self.base;
+        let mut at = 0;
+        let e = self.e;
+        let err = loop {
+            while filled - at >= 16 {
+                let h = &c.data[at..at + 16];
+                let caplen = e.u32(&h[8..12]);
+                if caplen > MAX_CAPLEN {
+                    self.base = chunk_base + at as u64;
+                    self.carry.clear();
+                    return Some(invalid(format!(
+                        "implausible caplen {caplen} in packet record at offset {}",
+                        self.base
+                    )));
+                }
+                let rec = 16 + caplen as usize;
+                if filled - at < rec {
+                    if at == 0 && rec + FEED_PIECE > c.data.len() {
+                        // A record larger than the chunk: grow it (bounded by MAX_CAPLEN).
+                        c.data.resize(rec + FEED_PIECE, 0);
+                    }
+                    break;
+                }
+                let secs = u64::from(e.u32(&h[0..4]));
+                let frac = u64::from(e.u32(&h[4..8]));
+                let ts = secs * NS_PER_SEC + if self.nanosecond { frac } else { frac * 1000 };
+                c.index.push((at as u64 + 16, caplen, ts));
+                at += rec;
+            }
+            // Full enough; a record larger than a chunk is read whole first.
+            if self.eof || (filled >= FEED_CHUNK && !c.index.is_empty()) {
+                break None;
+            }
+            let end = (filled + FEED_PIECE).min(c.data.len());
+            if end == filled {
+                break None; // full: the partial record moves to the next chunk
+            }
+            match self.r.read(&mut c.data[filled..end]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Some(e),
+            }
+        };
+        self.carry.extend_from_slice(&c.data[at..filled]);
+        self.base = chunk_base + at as u64;
+        if err.is_none() && self.eof && !self.carry.is_empty() {
+            return Some(truncated(self.base));
+        }
+        err
+    }
+}
+
+/// A classic pcap read ahead on its own thread: the system calls, the kernel's copy and the walk
+/// over record headers happen there (on another core), and the replaying thread gets bursts of
+/// packets out of chunks of whole records, in place. Same packets and errors as
+/// [`ClassicChunks`]. Chunks are recycled: after the first few, nothing is allocated.
+pub struct ClassicFeed {
+    /// Mapped mode: the packets' bytes (chunks carry only the index).
+    map: Option<SharedBytes>,
+    rx: std::sync::mpsc::Receiver<io::Result<Chunk>>,
+    back: std::sync::mpsc::SyncSender<Chunk>,
+    cur: Option<Chunk>,
+    pos: usize,
+    linktype: u32,
+    done: bool,
+}
+
+impl ClassicFeed {
+    /// Opens `path` and starts reading it on a new thread (pinned to `cpu` when given).
+    /// `Ok(None)` when the file is not classic pcap.
+    pub fn start(path: &Path, cpu: Option<usize>) -> io::Result<Option<ClassicFeed>> {
+        let Some((r, e, nanosecond, linktype, base)) = classic_header(File::open(path)?)? else {
+            return Ok(None);
+        };
+        let mut fr = FeedReader {
+            r,
+            e,
+            nanosecond,
+            base,
+            carry: Vec::new(),
+            eof: false,
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(FEED_DEPTH);
+        let (back, recycled) = std::sync::mpsc::sync_channel::<Chunk>(FEED_DEPTH + 2);
+        std::thread::Builder::new()
+            .name("pcap-read".into())
+            .spawn(move || {
+                if let Some(id) = cpu {
+                    core_affinity::set_for_current(core_affinity::CoreId { id });
+                }
+                let mut made = 0;
+                loop {
+                    // A chunk the replay gave back; a new one while fewer than the channels
+                    // hold exist; else wait for one (the replay is behind).
+                    let mut c = match recycled.try_recv() {
+                        Ok(c) => c,
+                        Err(_) if made < FEED_DEPTH + 2 => {
+                            made += 1;
+                            Chunk {
+                                data: Vec::new(),
+                                index: Vec::with_capacity(FEED_CHUNK / 32),
+                            }
+                        }
+                        Err(_) => match recycled.recv() {
+                            Ok(c) => c,
+                            Err(_) => return, // the replay stopped
+                        },
+                    };
+                    let err = fr.fill(&mut c);
+                    if !c.index.is_empty() && tx.send(Ok(c)).is_err() {
+                        return;
+                    }
+                    if let Some(e) = err {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                    if fr.eof && fr.carry.is_empty() {
+                        return; // dropping tx ends the feed
+                    }
+                }
+            })?;
+        Ok(Some(ClassicFeed {
+            map: None,
+            rx,
+            back,
+            cur: None,
+            pos: 0,
+            linktype,
+            done: false,
+        }))
+    }
+
+    /// Replays `bytes` (a whole classic pcap, e.g. a file mapping) in place: the thread (pinned to
+    /// `cpu` when given) only walks the record headers ahead of the replay, so the pages and
+    /// header lines are in memory and cache when the replay gets there; no byte is copied.
+    /// `Ok(None)` when the bytes are not classic pcap.
+    pub fn start_mapped(bytes: SharedBytes, cpu: Option<usize>) -> io::Result<Option<ClassicFeed>> {
+        let b: &[u8] = (*bytes).as_ref();
+        let Some((_, e, nanosecond, linktype, base)) = classic_header(b)? else {
+            return Ok(None);
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(MAPPED_DEPTH);
+        let (back, recycled) = std::sync::mpsc::sync_channel::<Chunk>(MAPPED_DEPTH + 2);
+        let walked = bytes.clone();
+        std::thread::Builder::new()
+            .name("pcap-index".into())
+            .spawn(move || {
+                if let Some(id) = cpu {
+                    core_affinity::set_for_current(core_affinity::CoreId { id });
+                }
+                let b: &[u8] = (*walked).as_ref();
+                let mut at = base as usize;
+                let mut made = 0;
+                loop {
+                    let mut c = match recycled.try_recv() {
+                        Ok(c) => c,
+                        Err(_) if made < MAPPED_DEPTH + 2 => {
+                            made += 1;
+                            Chunk {
+                                data: Vec::new(),
+                                index: Vec::with_capacity(FEED_INDEX),
+                            }
+                        }
+                        Err(_) => match recycled.recv() {
+                            Ok(c) => c,
+                            Err(_) => return,
+                        },
+                    };
+                    c.index.clear();
+                    let err = walk_records(b, &mut at, e, nanosecond, &mut c.index, FEED_INDEX);
+                    if !c.index.is_empty() && tx.send(Ok(c)).is_err() {
+                        return;
+                    }
+                    if let Some(e) = err {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                    if at == b.len() {
+                        return;
+                    }
+                }
+            })?;
+        Ok(Some(ClassicFeed {
+            map: Some(bytes),
+            rx,
+            back,
+            cur: None,
+            pos: 0,
+            linktype,
+            done: false,
+        }))
+    }
+
+    /// The file's link type.
+    pub fn linktype(&self) -> u32 {
+        self.linktype
+    }
+
+    /// Fills `out` with the next packets (a burst never spans two chunks); `Ok(0)` at the end.
+    /// An error comes after every packet before it.
+    pub fn next_burst<'a>(&'a mut self, out: &mut [BurstPacket<'a>]) -> io::Result<usize> {
+        if self.cur.as_ref().is_none_or(|c| self.pos >= c.index.len()) {
+            if let Some(c) = self.cur.take() {
+                let _ = self.back.try_send(c);
+            }
+            if self.done {
+                return Ok(0);
+            }
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.cur = Some(c);
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.done = true;
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.done = true;
+                    return Ok(0);
+                }
+            }
+        }
+        let Some(c) = self.cur.as_ref() else {
+            return Ok(0);
+        };
+        let n = out.len().min(c.index.len() - self.pos);
+        let bytes: &[u8] = match &self.map {
+            Some(m) => (**m).as_ref(),
+            None => &c.data,
+        };
+        for (o, &(off, len, ts)) in out.iter_mut().zip(&c.index[self.pos..self.pos + n]) {
+            *o = (&bytes[off as usize..off as usize + len as usize], len, ts);
+        }
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 fn next_pcapng<R: Read>(
     r: &mut Counting<R>,
     block: &mut Vec<u8>,
@@ -1448,5 +1958,135 @@ mod tests {
             .to_string()
             .contains(&format!("offset {at} too large")));
         assert!(CaptureReader::new(&b"GIF89a......................"[..]).is_err());
+    }
+
+    /// Everything `ClassicChunks` yields, as owned packets, and the error that ended it.
+    fn chunks_all(file: &[u8]) -> (Vec<(u64, Vec<u8>)>, Option<String>) {
+        let mut r = ClassicChunks::new(file).unwrap().unwrap();
+        let mut out = Vec::new();
+        loop {
+            let mut pk: [BurstPacket; 5] = [(&[], 0, 0); 5];
+            match r.next_burst(&mut pk) {
+                Ok(0) => return (out, None),
+                Ok(n) => {
+                    for &(d, len, ts) in &pk[..n] {
+                        assert_eq!(d.len(), len as usize);
+                        out.push((ts, d.to_vec()));
+                    }
+                }
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+    }
+
+    /// The chunked reader gives what `CaptureReader` gives, packet for packet and error for
+    /// error, across refills (records straddling the chunk end, one larger than a chunk) and cuts.
+    #[test]
+    fn classic_chunks_match_the_capture_reader() {
+        let mut w = PcapWriter::new(Vec::new(), LINKTYPE_RAW, true, MAX_CAPLEN).unwrap();
+        let mut t = 1_767_225_600_000_000_000u64;
+        for i in 0..3000u32 {
+            let len = [1, 60, 1514, 9000, 3333][i as usize % 5];
+            w.write_packet(t, &vec![i as u8; len]).unwrap();
+            t += 1_234_567;
+        }
+        w.write_packet(t, &vec![7; CHUNK + 100]).unwrap();
+        w.write_packet(t + 1, &[1, 2, 3]).unwrap();
+        let file = w.into_inner();
+        let reference = |f: &[u8]| {
+            let (pkts, err) = read_all(CaptureReader::new(f).unwrap());
+            let pkts: Vec<_> = pkts.into_iter().map(|(r, d)| (r.ts_ns, d)).collect();
+            (pkts, err.map(|e| e.to_string()))
+        };
+        let (got, err) = chunks_all(&file);
+        assert_eq!(got.len(), 3002);
+        assert_eq!((got, err), reference(&file));
+        assert_eq!(
+            ClassicChunks::new(&file[..]).unwrap().unwrap().linktype(),
+            LINKTYPE_RAW
+        );
+        let last = file.len() - 3 - 16;
+        for cut in [file.len() - 1, last + 7, last + 16, file.len() - 200] {
+            let (got, err) = chunks_all(&file[..cut]);
+            assert!(err
+                .as_deref()
+                .unwrap_or("")
+                .contains("truncated packet record"));
+            assert_eq!((got, err), reference(&file[..cut]));
+        }
+        // An implausible length: the packets before it, then the same error.
+        let mut bad = file.clone();
+        bad[24 + 16 + 1 + 8..24 + 16 + 1 + 12].copy_from_slice(&(MAX_CAPLEN + 1).to_le_bytes());
+        let (got, err) = chunks_all(&bad);
+        assert_eq!(got.len(), 1);
+        assert_eq!((got, err), reference(&bad));
+        // pcapng is left to CaptureReader; garbage is refused.
+        assert!(ClassicChunks::new(&minimal_ng(false)[..])
+            .unwrap()
+            .is_none());
+        assert!(ClassicChunks::new(&b"GIF89a......................"[..]).is_err());
+    }
+
+    /// The read-ahead thread hands over the same packets and the same final error.
+    #[test]
+    fn classic_feed_matches_the_chunked_reader() {
+        let mut w = PcapWriter::new(Vec::new(), LINKTYPE_ETHERNET, false, MAX_CAPLEN).unwrap();
+        for i in 0..12_000u32 {
+            let len = [60, 1514, 700, 9000][i as usize % 4];
+            w.write_packet(
+                1_767_225_600_000_000_000 + u64::from(i) * 1000,
+                &vec![i as u8; len],
+            )
+            .unwrap();
+            if i == 5000 {
+                // Larger than a chunk of the feed.
+                w.write_packet(1_767_225_600_000_000_000, &vec![9; 3 * FEED_CHUNK])
+                    .unwrap();
+            }
+        }
+        let file = w.into_inner();
+        let dir = std::env::temp_dir().join(format!("flowprobe-feed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in [("whole", &file[..]), ("cut", &file[..file.len() - 5])] {
+            let p = dir.join(format!("{name}.pcap"));
+            std::fs::write(&p, bytes).unwrap();
+            let mut feed = ClassicFeed::start(&p, None).unwrap().unwrap();
+            assert_eq!(feed.linktype(), LINKTYPE_ETHERNET);
+            let mut got = Vec::new();
+            let err = loop {
+                let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
+                match feed.next_burst(&mut pk) {
+                    Ok(0) => break None,
+                    Ok(n) => got.extend(pk[..n].iter().map(|&(d, _, ts)| (ts, d.to_vec()))),
+                    Err(e) => break Some(e.to_string()),
+                }
+            };
+            assert_eq!((got, err), chunks_all(bytes), "{name}");
+            // In place over shared bytes (as over a file mapping): the same again.
+            let shared: SharedBytes = std::sync::Arc::new(bytes.to_vec());
+            let mut feed = ClassicFeed::start_mapped(shared, None).unwrap().unwrap();
+            let mut got = Vec::new();
+            let err = loop {
+                let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
+                match feed.next_burst(&mut pk) {
+                    Ok(0) => break None,
+                    Ok(n) => got.extend(pk[..n].iter().map(|&(d, _, ts)| (ts, d.to_vec()))),
+                    Err(e) => break Some(e.to_string()),
+                }
+            };
+            assert_eq!((got, err), chunks_all(bytes), "{name} mapped");
+        }
+        // A bad length in the middle of a mapped capture: the packets before it, then its error.
+        let mut bad = file.clone();
+        bad[24 + 16 + 60 + 8..24 + 16 + 60 + 12].copy_from_slice(&(MAX_CAPLEN + 1).to_le_bytes());
+        let mut feed = ClassicFeed::start_mapped(std::sync::Arc::new(bad.clone()), None)
+            .unwrap()
+            .unwrap();
+        let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
+        assert_eq!(feed.next_burst(&mut pk).unwrap(), 1);
+        let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
+        let err = feed.next_burst(&mut pk).unwrap_err().to_string();
+        assert_eq!(Some(err), chunks_all(&bad).1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,6 +2,7 @@
 //! block states why it is sound. Nothing here knows about flows.
 
 pub mod eal;
+pub mod mapped;
 pub mod mbuf;
 pub mod mempool;
 pub mod port;

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
-struct RawRing(NonNull<dpdk_sys::rte_ring>);
+struct RawRing(NonNull<dpdk_sys::rte_ring>, Option<std::alloc::Layout>);
 
 // SAFETY: the ring is an SP/SC lock-free structure; the producer and consumer handles below each
 // confine one side to one thread, which is exactly what RING_F_SP_ENQ | RING_F_SC_DEQ requires.
@@ -16,9 +16,60 @@ unsafe impl Sync for RawRing {}
 
 impl Drop for RawRing {
     fn drop(&mut self) {
-        // SAFETY: the last handle is gone, so neither side can touch the ring again.
-        unsafe { dpdk_sys::rte_ring_free(self.0.as_ptr()) }
+        match self.1 {
+            // SAFETY: the last handle is gone; the memory came from `alloc(layout)` in
+            // `spsc_local`.
+            Some(layout) => unsafe { std::alloc::dealloc(self.0.as_ptr() as *mut u8, layout) },
+            // SAFETY: the last handle is gone, so neither side can touch the ring again.
+            None => unsafe { dpdk_sys::rte_ring_free(self.0.as_ptr()) },
+        }
     }
+}
+
+/// [`spsc`] in process heap memory instead of EAL memory: usable without `rte_eal_init` (the
+/// built-in capture reader runs without EAL: its start-up costs more than reading a capture).
+pub fn spsc_local<T: Copy>(name: &str, count: u32) -> Result<(Producer<T>, Consumer<T>)> {
+    let esize = std::mem::size_of::<T>();
+    assert!(
+        esize % 4 == 0 && esize > 0,
+        "ring element size must be a multiple of 4"
+    );
+    let cname = CString::new(name).map_err(|_| DpdkError::new("ring name with NUL", 22))?;
+    let count = count.next_power_of_two();
+    // SAFETY: pure size computation.
+    let size = unsafe { dpdk_sys::rte_ring_get_memsize_elem(esize as u32, count) };
+    if size < 0 {
+        return Err(DpdkError::new(
+            format!("ring {name}: bad size"),
+            size as i32,
+        ));
+    }
+    let layout = std::alloc::Layout::from_size_align(size as usize, 128)
+        .map_err(|_| DpdkError::new(format!("ring {name}: bad layout"), 22))?;
+    // Not zeroed: for this alignment the allocator would memset it all (tens of MB, on the start-up
+    // path); rte_ring_init writes the header and a slot is always written before it is read.
+    // SAFETY: layout has a non-zero size (the ring header alone is larger than zero).
+    let mem = unsafe { std::alloc::alloc(layout) } as *mut dpdk_sys::rte_ring;
+    let ptr =
+        NonNull::new(mem).ok_or_else(|| DpdkError::new(format!("ring {name}: no memory"), 12))?;
+    let flags = dpdk_sys::RING_F_SP_ENQ | dpdk_sys::RING_F_SC_DEQ;
+    // SAFETY: mem holds rte_ring_get_memsize_elem(esize, count) bytes, cache-line aligned, as
+    // rte_ring_init requires; rte_ring_init only writes the header (no EAL state involved).
+    let ret = unsafe { dpdk_sys::rte_ring_init(ptr.as_ptr(), cname.as_ptr(), count, flags) };
+    let raw = Arc::new(RawRing(ptr, Some(layout)));
+    if ret < 0 {
+        return Err(DpdkError::new(format!("initialising ring {name}"), ret));
+    }
+    Ok((
+        Producer {
+            ring: raw.clone(),
+            _t: PhantomData,
+        },
+        Consumer {
+            ring: raw,
+            _t: PhantomData,
+        },
+    ))
 }
 
 /// Create a ring of `count` (rounded up to a power of two, minus one usable) elements of type T.
@@ -35,9 +86,12 @@ pub fn spsc<T: Copy>(name: &str, count: u32, socket: i32) -> Result<(Producer<T>
     let r = unsafe {
         dpdk_sys::rte_ring_create_elem(cname.as_ptr(), esize as u32, count, socket, flags)
     };
-    let raw = Arc::new(RawRing(NonNull::new(r).ok_or_else(|| {
-        DpdkError::last(format!("creating ring {name} ({count} x {esize} B)"))
-    })?));
+    let raw = Arc::new(RawRing(
+        NonNull::new(r).ok_or_else(|| {
+            DpdkError::last(format!("creating ring {name} ({count} x {esize} B)"))
+        })?,
+        None,
+    ));
     Ok((
         Producer {
             ring: raw.clone(),

@@ -50,6 +50,9 @@ const HS_PENDING: u8 = 8;
 /// Packets after which a flow's metadata is considered settled even without a reply.
 const DETECTION_LIMIT: u8 = 10;
 
+/// Table size (slab + index) above which a burst prefetches its buckets and entries.
+const PREFETCH_ABOVE: usize = 8 << 20;
+
 /// Upper bound of `Shard::entry_size()`, checked by a test.
 #[cfg(test)]
 const ENTRY_BOUND: usize = 224;
@@ -109,6 +112,8 @@ pub struct ShardConfig {
     pub stats_interval_ns: u64,
     pub worker: u8,
     pub port: u16,
+    /// Back the slab and the index with transparent 2 MiB pages (fewer TLB misses on big tables).
+    pub huge_pages: bool,
 }
 
 impl ShardConfig {
@@ -130,6 +135,7 @@ impl ShardConfig {
             stats_interval_ns,
             worker: 0,
             port: 0,
+            huge_pages: false,
         }
     }
 
@@ -390,17 +396,26 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// Allocates everything up front; nothing is allocated afterwards.
+    /// Allocates everything up front; nothing is allocated afterwards. The slab is reserved, not
+    /// written: entries are taken in order as flows arrive (the OS maps the pages then), so a
+    /// table sized for millions costs nothing until it fills, e.g. on a short capture. The index
+    /// (8 bytes a bucket) is written up front.
     pub fn new(cfg: ShardConfig) -> Shard {
         let cap = cfg.capacity.clamp(1, MAX_SHARD_CAPACITY);
         let nb = ((cap as usize) * 2).next_power_of_two().max(16);
-        let mut flows = vec![Flow::default(); cap as usize];
-        for (i, f) in flows.iter_mut().enumerate() {
-            f.lru.next = if i + 1 < cap as usize {
-                i as u32 + 1
-            } else {
-                NIL
-            };
+        let flows = Vec::with_capacity(cap as usize);
+        // Written, not just zero-allocated: a bucket page first read (mapped to the shared zero
+        // page) and then written costs a copy-on-write fault with a TLB shootdown to every CPU.
+        let mut buckets = vec![0u64; nb];
+        if cfg.huge_pages {
+            crate::prefetch::huge_pages(&flows);
+            crate::prefetch::huge_pages(&buckets);
+        }
+        for b in std::hint::black_box(&mut buckets[..])
+            .iter_mut()
+            .step_by(512)
+        {
+            *b = 0; // one write per 4 KiB page
         }
         Shard {
             timeouts: [
@@ -415,10 +430,10 @@ impl Shard {
                 ..cfg
             },
             flows,
-            buckets: vec![0; nb],
+            buckets,
             bucket_mask: nb - 1,
             shift: 64 - nb.trailing_zeros(),
-            free_head: 0,
+            free_head: NIL,
             lru: [List::default(); CLASSES],
             rep: List::default(),
             act: List::default(),
@@ -447,7 +462,7 @@ impl Shard {
 
     /// Bytes of memory the table holds (slab + index), fixed at creation.
     pub fn memory_bytes(&self) -> usize {
-        self.flows.len() * std::mem::size_of::<Flow>() + self.buckets.len() * 8
+        self.cfg.capacity as usize * std::mem::size_of::<Flow>() + self.buckets.len() * 8
     }
 
     /// Size of one slab entry.
@@ -457,7 +472,7 @@ impl Shard {
 
     /// Memory per tracked flow at full capacity: the entry plus its share of the index.
     pub fn bytes_per_flow(&self) -> f64 {
-        self.memory_bytes() as f64 / self.flows.len() as f64
+        self.memory_bytes() as f64 / self.cfg.capacity as f64
     }
 
     /// The shard's clock: the latest time it has been given.
@@ -490,8 +505,8 @@ impl Shard {
         self.update_keyed(m, key, src_is_lo, h, frame_len, now, sink);
     }
 
-    /// [`Shard::update`] with the key, orientation and hash already computed (by [`Shard::warm`]
-    /// for a burst): the same result, without hashing the key twice.
+    /// [`Shard::update`] with the key, orientation and hash already computed (once per packet of
+    /// a burst, which also prefetches with them): the same result, without hashing the key twice.
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn update_keyed<S: RecordSink>(
@@ -533,18 +548,53 @@ impl Shard {
         }
     }
 
-    /// Touch the index bucket and the flow entry that `update` will need for `m`. Called for a
-    /// whole burst before updating it, so the cache misses of many packets overlap instead of
-    /// stalling one after the other (the loads are independent across packets). The returned
-    /// value only keeps the loads alive.
+    /// Whether prefetching the table across a burst pays: a table of a few MiB stays in the
+    /// last-level cache, where the prefetch passes cost more instructions (~70 a packet) than
+    /// they hide.
     #[inline]
-    pub fn warm(&self, h: u64) -> u64 {
+    pub fn wants_prefetch(&self) -> bool {
+        self.memory_bytes() > PREFETCH_ABOVE
+    }
+
+    /// Prefetch the home index bucket of hash `h`. Called for a whole burst before
+    /// [`Shard::prefetch_entry`] and the updates, so the cache misses of many packets overlap
+    /// instead of stalling one after the other.
+    #[inline]
+    pub fn prefetch_bucket(&self, h: u64) {
+        crate::prefetch::line(&self.buckets[(h >> self.shift) as usize]);
+    }
+
+    /// Prefetch the flow entry the home bucket of `h` points to (its bucket should be cached by
+    /// now: see [`Shard::prefetch_bucket`]). A miss in the home bucket prefetches nothing.
+    #[inline]
+    pub fn prefetch_entry(&self, h: u64) {
         let b = self.buckets[(h >> self.shift) as usize];
-        if b == 0 {
-            return 0;
+        if b != 0 {
+            crate::prefetch::lines(&self.flows[((b & SLOT_MASK) - 1) as usize]);
         }
-        let s = ((b & SLOT_MASK) - 1) as usize;
-        b ^ self.flows[s].key.lo_port as u64
+    }
+
+    /// Prefetch the LRU neighbours of the flow the home bucket of `h` points to (the entry should
+    /// be cached by now: see [`Shard::prefetch_entry`]): moving the flow to the head of its list
+    /// writes both neighbours' links and the old head's.
+    #[inline]
+    pub fn prefetch_neighbours(&self, h: u64) {
+        let b = self.buckets[(h >> self.shift) as usize];
+        if b != 0 {
+            let f = &self.flows[((b & SLOT_MASK) - 1) as usize];
+            let c = f.class as usize;
+            if self
+                .lru
+                .get(c)
+                .is_some_and(|l| l.head != ((b & SLOT_MASK) - 1) as u32)
+            {
+                for s in [f.lru.prev, f.lru.next, self.lru[c].head] {
+                    if let Some(n) = self.flows.get(s as usize) {
+                        crate::prefetch::line(&n.lru);
+                    }
+                }
+            }
+        }
     }
 
     /// Index lookup: `Ok(slot)` when present.
@@ -614,11 +664,20 @@ impl Shard {
         now: u64,
         sink: &mut S,
     ) -> u32 {
-        if self.free_head == NIL {
+        let slot = if self.free_head != NIL {
+            let s = self.free_head;
+            self.free_head = self.flows[s as usize].lru.next;
+            s
+        } else if self.flows.len() < self.cfg.capacity as usize {
+            // Within the reserved capacity: never reallocates.
+            self.flows.push(Flow::default());
+            self.flows.len() as u32 - 1
+        } else {
             self.evict_one(sink);
-        }
-        let slot = self.free_head;
-        self.free_head = self.flows[slot as usize].lru.next;
+            let s = self.free_head;
+            self.free_head = self.flows[s as usize].lru.next;
+            s
+        };
         // A SYN-ACK seen first means the other side initiated.
         let synack_first = m.proto == 6 && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK;
         self.next_seq += 1;

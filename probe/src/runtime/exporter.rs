@@ -38,6 +38,8 @@ pub struct ExporterArgs {
     pub report: Arc<Mutex<Option<ExporterReport>>>,
     /// Metric handles (resolved once; the exporter is not a worker, it may feed the registry).
     pub metrics: crate::metrics::ExporterMetrics,
+    /// TSC ticks per second (EAL's, or estimated when EAL is not running).
+    pub tsc_hz: u64,
 }
 
 fn now_s() -> u64 {
@@ -55,7 +57,7 @@ pub fn run(mut a: ExporterArgs) -> i32 {
         }
     }
     let _alive = Alive(a.alive.clone());
-    let hz = dpdk::tsc_hz().max(1) as f64;
+    let hz = a.tsc_hz.max(1) as f64;
     let mut buf = [FlowRecord::default(); DEQUEUE];
     let mut rep = ExporterReport::default();
     let mut busy_ticks = 0u64;

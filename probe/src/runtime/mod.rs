@@ -45,17 +45,43 @@ fn machine() -> Machine {
     }
 }
 
-/// One capture to replay, checked before EAL starts.
+/// One capture to replay, checked before EAL starts. The built-in reader only checks the header
+/// here (a missing or foreign file still fails with one line) and counts the packets while it
+/// replays them: reading an 800 MB capture twice cost a fifth of the run. The net_pcap vdev needs
+/// the count up front (the worker cannot tell the end of the file from a pause).
 struct Capture {
-    packets: u64,
-    bytes: u64,
+    /// `None`: counted during the replay (built-in reader).
+    counted: Option<(u64, u64)>,
     link: LinkType,
+    /// Built-in reader, classic pcap: read ahead from the start, on `reader_cpu`.
+    feed: Option<pcapfile::ClassicFeed>,
 }
 
-fn check_captures(files: &[std::path::PathBuf]) -> Result<Vec<Capture>, Fail> {
+fn check_captures(
+    files: &[std::path::PathBuf],
+    scan: bool,
+    reader_cpu: Option<usize>,
+) -> Result<Vec<Capture>, Fail> {
     files
         .iter()
         .map(|f| {
+            let fail = |e: std::io::Error| format!("capture {}: {e}", f.display());
+            if !scan {
+                // Mapped and replayed in place; read ahead into chunks where mapping fails.
+                let feed = match crate::dpdk::mapped::Mapped::open(f).map_err(fail)? {
+                    Some(m) => pcapfile::ClassicFeed::start_mapped(Arc::new(m), reader_cpu),
+                    None => pcapfile::ClassicFeed::start(f, reader_cpu),
+                }
+                .map_err(fail)?;
+                if feed.is_none() {
+                    pcapfile::CaptureReader::open(f).map_err(fail)?;
+                }
+                return Ok(Capture {
+                    counted: None,
+                    link: LinkType::Ethernet,
+                    feed,
+                });
+            }
             let s = pcapfile::scan(f).map_err(|e| format!("capture {}: {e}", f.display()))?;
             let lt = s.link_types.first().copied().unwrap_or(1);
             if s.link_types.iter().any(|&l| l != lt) {
@@ -66,12 +92,81 @@ fn check_captures(files: &[std::path::PathBuf]) -> Result<Vec<Capture>, Fail> {
                 );
             }
             Ok(Capture {
-                packets: s.packets,
-                bytes: s.captured_bytes,
+                counted: Some((s.packets, s.captured_bytes)),
                 link: LinkType::from_pcap(lt),
+                feed: None,
             })
         })
         .collect()
+}
+
+/// A launched worker or exporter: on an EAL lcore, or (no EAL) on a pinned thread.
+enum Running {
+    Lcore(u32),
+    Thread(std::thread::JoinHandle<i32>),
+}
+
+impl Running {
+    fn wait(self, eal: Option<&Eal>) -> i32 {
+        match (self, eal) {
+            (Running::Lcore(l), Some(eal)) => eal.wait(l),
+            (Running::Thread(h), _) => h.join().unwrap_or_else(|e| {
+                let msg = e
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| e.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                eprintln!("flowprobe: thread panicked: {msg}");
+                -1
+            }),
+            (Running::Lcore(_), None) => -1,
+        }
+    }
+}
+
+/// Run `f` on `lcore`: through EAL when it is up, else on a thread pinned to that lcore's CPU in
+/// the derived `--lcores` map (same placement either way).
+fn launch<F>(
+    eal: Option<&Eal>,
+    map: &Option<config::LcoreMap>,
+    lcore: u32,
+    name: &str,
+    f: F,
+) -> Result<Running, Fail>
+where
+    F: FnOnce() -> i32 + Send + 'static,
+{
+    if let Some(eal) = eal {
+        eal.launch(lcore, name, f).map_err(|e| e.to_string())?;
+        return Ok(Running::Lcore(lcore));
+    }
+    let cpu = map.as_ref().and_then(|m| {
+        m.lcores_arg
+            .split(',')
+            .filter_map(|p| p.split_once('@'))
+            .find(|(l, _)| l.parse() == Ok(lcore))
+            .and_then(|(_, c)| c.parse::<usize>().ok())
+    });
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            if let Some(id) = cpu {
+                core_affinity::set_for_current(core_affinity::CoreId { id });
+            }
+            f()
+        })
+        .map(Running::Thread)
+        .map_err(|e| format!("starting thread {name}: {e}"))
+}
+
+/// TSC ticks per second without EAL (which measures it during init): the TSC against the
+/// monotonic clock since start-up, over at least 2 ms (0.1% is plenty for the lag histogram).
+fn tsc_hz_estimate(t0: Instant, tsc0: u64) -> u64 {
+    while t0.elapsed() < Duration::from_millis(2) {
+        std::hint::spin_loop();
+    }
+    let ticks = crate::dpdk::rdtsc().wrapping_sub(tsc0);
+    (ticks as f64 / t0.elapsed().as_secs_f64()) as u64
 }
 
 /// One worker's placement.
@@ -85,10 +180,25 @@ struct Placement {
 /// Run the probe to completion. Returns the process exit code.
 pub fn run(cfg: Config) -> Result<i32, Fail> {
     let started = Instant::now();
-    let captures = match &cfg.source {
-        Source::Pcap(files) => Some(check_captures(files)?),
+    let tsc_at_start = crate::dpdk::rdtsc();
+    // FLOWPROBE_DEBUG: where the wall time goes, phase by phase (start-up and shutdown included).
+    let debug = std::env::var_os("FLOWPROBE_DEBUG").is_some();
+    let phase = |name: &str| {
+        if debug {
+            eprintln!(
+                "flowprobe: phase {name} at {:.1} ms",
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
+    };
+    let m = machine();
+    // The capture readers share the first CPU with the exporter (workers get the others).
+    let reader_cpu = (m.cpus.len() > 1).then(|| m.cpus[0]);
+    let mut captures = match &cfg.source {
+        Source::Pcap(files) => Some(check_captures(files, cfg.pcap_vdev, reader_cpu)?),
         _ => None,
     };
+    phase("captures checked");
     // Open the output before EAL so a bad path fails fast with one line.
     let mut outputs = Outputs::open(
         &cfg.outputs,
@@ -100,10 +210,12 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
 
     // Metrics endpoint before EAL: a bad address fails fast, and the HTTP thread is not pinned to
     // the main lcore's CPU.
+    // With `--metrics-listen off` no recorder is installed (the metrics calls are no-ops): nothing
+    // could read it, and building it calibrates a clock by spinning for up to 200 ms.
     let metrics_stop = Arc::new(AtomicBool::new(false));
-    let metrics_handle = crate::metrics::install()?;
     if let Some(addr) = cfg.metrics_listen {
-        let bound = crate::metrics::serve(addr, metrics_handle.clone(), metrics_stop.clone())
+        let metrics_handle = crate::metrics::install()?;
+        let bound = crate::metrics::serve(addr, metrics_handle, metrics_stop.clone())
             .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
         eprintln!("flowprobe: metrics on http://{bound}/metrics");
     }
@@ -112,7 +224,6 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
 
-    let m = machine();
     let record_size = std::mem::size_of::<FlowRecord>();
     let (eal_args, lmap) = match &cfg.source {
         Source::Pcap(files) => {
@@ -149,13 +260,30 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         }
         Source::Eal => (cfg.eal_args.clone(), None),
     };
-    if std::env::var_os("FLOWPROBE_DEBUG").is_some() {
+    if debug {
         eprintln!("flowprobe: EAL arguments: {}", eal_args.join(" "));
     }
-    let eal = Eal::init("flowprobe", &eal_args).map_err(|e| e.to_string())?;
-
+    phase("outputs open");
+    // The built-in capture reader needs no port, no mbuf and no EAL memory: it runs on plain
+    // threads pinned like the lcores would be, with its rings in process memory. EAL start-up
+    // (driver plugins, a 100 ms TSC calibration sleep) took longer than replaying a 1M-packet file.
     let offline = matches!(cfg.source, Source::Pcap(_)) && !cfg.pcap_vdev;
-    let nports = if offline { 0 } else { eal.port_count() };
+    let eal = if offline {
+        None
+    } else {
+        Some(Eal::init("flowprobe", &eal_args).map_err(|e| e.to_string())?)
+    };
+    phase(if offline {
+        "EAL skipped (built-in reader)"
+    } else {
+        "EAL initialised"
+    });
+    let tsc_hz = match &eal {
+        Some(_) => crate::dpdk::tsc_hz(),
+        None => tsc_hz_estimate(started, tsc_at_start),
+    };
+    let eal_ref = || eal.as_ref().expect("EAL is initialised for ports");
+    let nports = if offline { 0 } else { eal_ref().port_count() };
     if nports == 0 && !offline {
         return Err(match &cfg.source {
             Source::Pcap(_) => "the pcap vdev probed no port (see the EAL lines above)".into(),
@@ -185,6 +313,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             (p, map.exporter, if offline { Vec::new() } else { vec![q] })
         }
         None => {
+            let eal = eal_ref();
             let lcores = eal.worker_lcores();
             if lcores.len() < 2 {
                 return Err(format!(
@@ -290,12 +419,18 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     let clock = Clock::start();
     let backoff_for = |shares: bool| cfg.idle_backoff.unwrap_or(shares);
 
+    let mut running = Vec::new();
     let mut consumers = Vec::new();
     let mut shared = Vec::new();
     let mut table_bytes = 0usize;
     for (i, pl) in placements.iter().enumerate() {
-        let (prod, cons) = ring::spsc::<FlowRecord>(&format!("rec{i}"), cfg.ring_size, -1)
-            .map_err(|e| e.to_string())?;
+        let name = format!("rec{i}");
+        let (prod, cons) = if offline {
+            ring::spsc_local::<FlowRecord>(&name, cfg.ring_size)
+        } else {
+            ring::spsc::<FlowRecord>(&name, cfg.ring_size, -1)
+        }
+        .map_err(|e| e.to_string())?;
         consumers.push(cons);
         let sh = Arc::new(WorkerShared::default());
         shared.push(sh.clone());
@@ -307,12 +442,17 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         sc.active_timeout_ns = cfg.active_timeout_ns;
         sc.tcp_closed_timeout_ns = cfg.tcp_close_linger_ns;
         sc.worker = i as u8;
+        // A replay has no packet to lose while the kernel assembles a 2 MiB page; a live port
+        // keeps 4 KiB pages (no compaction stall while the table fills).
+        sc.huge_pages = offline;
         sc.port = pl.port;
         table_bytes += per_worker as usize * crate::flow::Shard::entry_size();
+        let feed = captures.as_mut().and_then(|c| c[i].feed.take());
         let (replay, link) = match &captures {
             Some(c) => (
                 Some(Replay {
-                    expected_packets: c[i].packets,
+                    // The built-in reader ends at the end of its file.
+                    expected_packets: c[i].counted.map_or(u64::MAX, |(p, _)| p),
                     ts_unit_ns: PCAP_TS_UNIT_NS,
                 }),
                 c[i].link,
@@ -336,16 +476,23 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             shared: sh,
             ring_capacity: cfg.ring_size.next_power_of_two() as u64 - 1,
             decap: cfg.decap,
+            feed,
         };
         let file = match (&cfg.source, offline) {
             (Source::Pcap(files), true) => Some(files[i].clone()),
             _ => None,
         };
-        eal.launch(pl.lcore, &format!("worker{i}"), move || match file {
+        let job = move || match file {
             Some(f) => worker::run_offline(args, f),
             None => worker::run(args),
-        })
-        .map_err(|e| e.to_string())?;
+        };
+        running.push(launch(
+            eal.as_ref(),
+            &lmap,
+            pl.lcore,
+            &format!("worker{i}"),
+            job,
+        )?);
     }
     eprintln!(
         "flowprobe: {} worker(s), flow table {} flows/worker, {} B/flow entry, {:.1} MiB in slabs (+ index)",
@@ -365,9 +512,11 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         alive: exporter_alive.clone(),
         report: exp_report.clone(),
         metrics: crate::metrics::ExporterMetrics::new(),
+        tsc_hz,
     };
-    eal.launch(exporter_lcore, "exporter", move || exporter::run(eargs))
-        .map_err(|e| e.to_string())?;
+    let exporter_job = launch(eal.as_ref(), &lmap, exporter_lcore, "exporter", move || {
+        exporter::run(eargs)
+    })?;
 
     let publisher = crate::metrics::Publisher::new(
         &ports
@@ -390,11 +539,12 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         publisher.publish(&ws, &ps);
     };
 
+    phase("lcores launched");
     // Main lcore: wait for the end of the captures, a signal, or --duration; publish metrics.
     let run_start = Instant::now();
     let mut last_publish = Instant::now();
     loop {
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(1));
         if last_publish.elapsed() >= Duration::from_millis(250) {
             publish();
             last_publish = Instant::now();
@@ -406,15 +556,18 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             stop.store(true, Ordering::Relaxed);
         }
     }
+    phase("workers done");
+    // EAL's wait spins: let the exporter (which shares this CPU) finish first.
+    while exporter_alive.load(Ordering::Acquire) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let mut rc = 0;
-    for pl in &placements {
-        if eal.wait(pl.lcore) != 0 {
+    for job in running.into_iter().chain([exporter_job]) {
+        if job.wait(eal.as_ref()) != 0 {
             rc = 1;
         }
     }
-    if eal.wait(exporter_lcore) != 0 {
-        rc = 1;
-    }
+    phase("exporter done");
     let elapsed = run_start.elapsed();
     publish();
     let port_stats: Vec<PortStats> = ports.iter().map(|p| Port::stats(p.id())).collect();
@@ -472,6 +625,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     drop(ports);
     drop(pools);
     drop(eal);
+    phase("EAL cleaned up");
     Ok(rc)
 }
 
@@ -560,8 +714,13 @@ fn print_summary(
         "worker_bursts": sum(&|r| r.bursts),
     });
     if let Some(c) = captures {
-        summary["capture_packets"] = c.iter().map(|c| c.packets).sum::<u64>().into();
-        summary["capture_bytes"] = c.iter().map(|c| c.bytes).sum::<u64>().into();
+        // The built-in reader counted them (its workers received exactly the capture's packets).
+        let (p, b) = c.iter().zip(w).fold((0, 0), |(p, b), (c, r)| {
+            let (cp, cb) = c.counted.unwrap_or((r.rx_packets, r.rx_bytes));
+            (p + cp, b + cb)
+        });
+        summary["capture_packets"] = p.into();
+        summary["capture_bytes"] = b.into();
     }
     let _ = cfg;
     eprintln!("{summary}");
