@@ -109,6 +109,10 @@ pub struct ShardConfig {
     pub stats_interval_ns: u64,
     pub worker: u8,
     pub port: u16,
+    /// Count like nDPI's reader (`--compat ndpi`): one key is one flow (a SYN after FIN/RST does
+    /// not start a new one) and the first packet's sender is the initiator (even a SYN-ACK's).
+    /// The pipeline also applies nDPI's packet rules then (`compat::ndpi_parse_into`).
+    pub compat_ndpi: bool,
 }
 
 impl ShardConfig {
@@ -130,6 +134,7 @@ impl ShardConfig {
             stats_interval_ns,
             worker: 0,
             port: 0,
+            compat_ndpi: false,
         }
     }
 
@@ -515,7 +520,11 @@ impl Shard {
             Ok(s) => {
                 let f = &self.flows[s as usize];
                 // A fresh SYN on a closed connection starts a new flow; trailing ACKs do not.
-                if f.closed() && m.proto == 6 && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
+                if f.closed()
+                    && !self.cfg.compat_ndpi
+                    && m.proto == 6
+                    && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+                {
                     self.end(s, EndReason::Closed, sink);
                     (self.create(key, h, m, src_is_lo, now, sink), true)
                 } else {
@@ -620,7 +629,9 @@ impl Shard {
         let slot = self.free_head;
         self.free_head = self.flows[slot as usize].lru.next;
         // A SYN-ACK seen first means the other side initiated.
-        let synack_first = m.proto == 6 && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK;
+        let synack_first = !self.cfg.compat_ndpi
+            && m.proto == 6
+            && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK;
         self.next_seq += 1;
         let class = match m.proto {
             6 => Class::Tcp,

@@ -306,6 +306,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         sc.other_timeout_ns = cfg.other_timeout_ns;
         sc.active_timeout_ns = cfg.active_timeout_ns;
         sc.tcp_closed_timeout_ns = cfg.tcp_close_linger_ns;
+        sc.compat_ndpi = cfg.compat_ndpi;
         sc.worker = i as u8;
         sc.port = pl.port;
         table_bytes += per_worker as usize * crate::flow::Shard::entry_size();
