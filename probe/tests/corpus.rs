@@ -198,6 +198,15 @@ fn compare_file(pcap: &Path, expected: &[Expected], t: &mut Totals, report: &mut
     let read = for_each_packet(pcap, |lt, frame| {
         *linktypes.entry(lt).or_default() += 1;
         let _ = compat.add(lt, frame);
+        for decap in [false, true] {
+            // The fast path for common shapes agrees with the layered parser.
+            assert_eq!(
+                parse::parse_frame(lt, frame, decap),
+                parse::parse_frame_reference(lt, frame, decap),
+                "{}",
+                pcap.display()
+            );
+        }
     });
     if let Err(e) = &read {
         t.read_errors += 1;
@@ -582,6 +591,13 @@ fn tcpdump_captures_parse_or_count() {
         let res = for_each_packet(&path, |lt, frame| {
             packets += 1;
             for decap in [false, true] {
+                // The fast path for common shapes agrees with the layered parser.
+                assert_eq!(
+                    parse::parse_frame(lt, frame, decap),
+                    parse::parse_frame_reference(lt, frame, decap),
+                    "{}",
+                    path.display()
+                );
                 match parse::parse_frame(lt, frame, decap) {
                     Ok(m) => {
                         if decap {
