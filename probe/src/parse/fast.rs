@@ -5,10 +5,12 @@
 //! path must agree with exactly: `parse_frame_reference` is checked against it by the unit tests,
 //! the corpus tests and the fuzz target.
 //!
-//! Why it is faster: each header is one fixed-size array view with constant-index reads, the
-//! result is written once as a whole (no reset of the 168-byte `PacketMeta` followed by a second
-//! write of most fields), and the tunnel's inner packet is parsed by the same code with the outer
-//! endpoints kept in registers instead of copying the whole `PacketMeta` per level.
+//! Why it is faster (fewer instructions and fewer mispredicted branches; figures in the README):
+//! each header
+//! is one fixed-size array view read at constant indices, with no per-layer `Result` plumbing or
+//! out-of-line calls; the tag/no-tag choice is made with masks, not a branch; and a VXLAN or
+//! GTP-U packet's inner headers are parsed by the same code straight into the slot, the outer
+//! endpoints moved aside, instead of copying and resetting the whole `PacketMeta` per level.
 
 use super::{l4, PacketMeta, Tunnel, MAX_IPV6_EXT_HEADERS};
 
@@ -34,19 +36,20 @@ fn at<const N: usize>(frame: &[u8], off: usize) -> Option<&[u8; N]> {
     frame.get(off..)?.first_chunk::<N>()
 }
 
-/// The VLAN id and the ethertype after at most one 802.1Q tag, and the L3 offset.
+/// The VLAN id and the ethertype after at most one 802.1Q tag, and the L3 offset. Selected with
+/// masks, not a branch: tagged and untagged frames interleave unpredictably on a trunk.
 #[inline(always)]
 fn ethernet(h: &[u8; 18], off: usize) -> (u16, u16, usize) {
     let et = u16::from_be_bytes([h[12], h[13]]);
-    if et == TPID_8021Q {
-        (
-            u16::from_be_bytes([h[14], h[15]]) & 0x0fff,
-            u16::from_be_bytes([h[16], h[17]]),
-            off + 18,
-        )
-    } else {
-        (0, et, off + 14)
-    }
+    let tagged = et == TPID_8021Q;
+    let mask = u16::from(tagged).wrapping_neg();
+    let vid = u16::from_be_bytes([h[14], h[15]]) & 0x0fff;
+    let inner = u16::from_be_bytes([h[16], h[17]]);
+    (
+        vid & mask,
+        (inner & mask) | (et & !mask),
+        off + 14 + 4 * usize::from(tagged),
+    )
 }
 
 /// IPv4 (IHL 5, not fragmented, sane total length) or IPv6 (only hop-by-hop, routing and
