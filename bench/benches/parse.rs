@@ -225,6 +225,17 @@ fn parse(c: &mut Criterion) {
     g.bench_function("realistic_mix_decap", |b| {
         b.iter(|| pass(&mix, true, &mut m))
     });
+    // The same mix with its headers spread over 64 arena copies (48 MiB, beyond the 32 MiB L3):
+    // every first touch comes from DRAM with only the hardware prefetcher's help, no software
+    // prefetch. A pessimistic bound, not the worker's case.
+    let copies: Vec<&[u8]> = (0..64).flat_map(|_| mix.iter().copied()).collect();
+    let cold = arena(&copies.iter().map(|f| f.to_vec()).collect::<Vec<_>>());
+    let cold = slots(&cold);
+    g.throughput(Throughput::Elements(cold.len() as u64));
+    g.sample_size(20);
+    g.bench_function("realistic_mix_decap_beyond_llc", |b| {
+        b.iter(|| pass(&cold, true, &mut m))
+    });
     g.finish();
 }
 

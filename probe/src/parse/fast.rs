@@ -53,9 +53,9 @@ fn ethernet(h: &[u8; 18], off: usize) -> (u16, u16, usize) {
 }
 
 /// IPv4 (IHL 5, not fragmented, sane total length) or IPv6 (only hop-by-hop, routing and
-/// destination options before the transport), then TCP or UDP, into `m`. Writes every field an
-/// IP packet's parse writes, except that TCP fields, MSS/window scale and DNS fields are only
-/// written when present (the caller starts from a reset `PacketMeta`).
+/// destination options before the transport), then TCP or UDP, into `m`. Like the layered
+/// parser, it only writes what is present (TCP fields, MSS/window scale, DNS fields, the first 4
+/// address bytes of IPv4): `m` must be reset, or hold an outer UDP packet moved aside.
 #[inline(always)]
 fn ip(frame: &[u8], et: u16, l3: usize, m: &mut PacketMeta) -> bool {
     let (proto, l4) = match et {
@@ -69,12 +69,9 @@ fn ip(frame: &[u8], et: u16, l3: usize, m: &mut PacketMeta) -> bool {
                 return false;
             }
             m.ip_version = 4;
-            m.src_ip = [
-                h[12], h[13], h[14], h[15], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            ];
-            m.dst_ip = [
-                h[16], h[17], h[18], h[19], 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-            ];
+            // The other 12 bytes are zero already (see `parse`).
+            m.src_ip[..4].copy_from_slice(&h[12..16]);
+            m.dst_ip[..4].copy_from_slice(&h[16..20]);
             m.ttl = h[8];
             m.dscp = h[1] >> 2;
             m.ip_len = len;
@@ -229,6 +226,7 @@ pub(super) fn parse(frame: &[u8], decap: bool, m: &mut PacketMeta) -> bool {
     m.outer_ip_version = m.ip_version;
     m.outer_src_ip = m.src_ip;
     m.outer_dst_ip = m.dst_ip;
+    (m.src_ip, m.dst_ip) = ([0; 16], [0; 16]);
     (m.dns, m.dns_id, m.dns_flags) = (false, 0, 0);
     // A tunnel inside the tunnel: the general path handles nesting.
     ip(frame, inner_et, inner_l3, m) && !(m.proto == UDP && is_tunnel_port(m.src_port, m.dst_port))
