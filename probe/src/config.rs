@@ -313,6 +313,13 @@ impl Config {
         if compat_ndpi && !matches!(source, Source::Pcap(_)) {
             return Err("--compat ndpi compares results on captures: use it with --pcap".into());
         }
+        if compat_ndpi && cli.pcap_reader == "vdev" {
+            // nDPI's length rules need every captured byte; the vdev hands the worker a frame's
+            // first mbuf segment only.
+            return Err(
+                "--compat ndpi needs the built-in capture reader (--pcap-reader fast)".into(),
+            );
+        }
         // nDPI's reader has no timers: a flow lasts as long as the capture.
         let timeout = |t: Option<u64>, default: u64| {
             if compat_ndpi {
@@ -575,6 +582,11 @@ mod tests {
         assert!(cfg(&["--null", "--compat", "ndpi"])
             .unwrap_err()
             .contains("--pcap"));
+        assert!(
+            cfg(&["--pcap", "a", "--compat", "ndpi", "--pcap-reader", "vdev"])
+                .unwrap_err()
+                .contains("built-in")
+        );
         for other in [
             ["--no-decap", ""],
             ["--idle-timeout", "5s"],
