@@ -473,14 +473,35 @@ fn ndpi_flows_match_through_the_binary() {
     let mut t = Totals::default();
     let (mut report, mut differ_from_in_process, mut failed) =
         (String::new(), Vec::new(), Vec::new());
+    // Captures of the cases the comparison mode exists for, to show the run covered them.
+    #[derive(Default)]
+    struct Cover {
+        vlan: std::collections::BTreeSet<String>,
+        tunnels: std::collections::BTreeSet<String>,
+        fragments: std::collections::BTreeSet<String>,
+        non_ethernet: std::collections::BTreeSet<String>,
+    }
+    let mut cover = Cover::default();
     for ((pcap, expected), r) in work.iter().zip(results.into_inner().unwrap()) {
         let name = pcap.file_name().unwrap().to_string_lossy().into_owned();
         t.files += 1;
         // The same capture in-process.
         let mut compat = NdpiCompat::new();
         let read = for_each_packet(pcap, |lt, frame| {
-            let _ = compat.add(lt, frame);
+            let r = compat.add(lt, frame);
+            if lt != 1 {
+                cover.non_ethernet.insert(name.clone());
+            }
+            if r.is_ok_and(|m| m.tunnel != parse::Tunnel::None) {
+                cover.tunnels.insert(name.clone());
+            }
+            if r == Err(Ignored::Fragment) {
+                cover.fragments.insert(name.clone());
+            }
         });
+        if expected.iter().any(|e| e.vlan != 0) {
+            cover.vlan.insert(name.clone());
+        }
         let ours = match (r.unwrap(), &read) {
             (Ok(f), _) => f,
             // A capture the reader rejects is an error exit of the probe (after the records of
@@ -547,11 +568,27 @@ fn ndpi_flows_match_through_the_binary() {
         differ_from_in_process.len(),
         started.elapsed().as_secs_f64()
     );
+    let summary = format!(
+        "{summary}covering {} captures with VLAN flows, {} with tunnels unwrapped, {} with \
+         non-first fragments ignored, {} with non-Ethernet link types\n",
+        cover.vlan.len(),
+        cover.tunnels.len(),
+        cover.fragments.len(),
+        cover.non_ethernet.len()
+    );
     let path = report_path("ndpi-binary-report.txt");
     std::fs::write(&path, format!("{summary}\n{report}")).unwrap();
     eprintln!("{summary}report: {}", path.display());
     assert!(t.total > 8000, "{summary}");
     assert!(failed.is_empty(), "{summary}{failed:?}");
+    for (what, set) in [
+        ("VLAN", &cover.vlan),
+        ("tunnels", &cover.tunnels),
+        ("fragments", &cover.fragments),
+        ("non-Ethernet", &cover.non_ethernet),
+    ] {
+        assert!(set.len() >= 3, "{what}: {set:?}");
+    }
     assert!(
         differ_from_in_process.is_empty(),
         "{summary}{differ_from_in_process:?}"
