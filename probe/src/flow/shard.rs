@@ -94,6 +94,10 @@ const CLASSES: usize = 5;
 pub struct ShardConfig {
     /// Flow capacity of this shard (the table never grows).
     pub capacity: u32,
+    /// Count like nDPI's reader (`--compat ndpi`): one key is one flow (a SYN after FIN/RST does
+    /// not start a new one) and the first packet's sender is the initiator (even a SYN-ACK's).
+    /// The pipeline also applies nDPI's packet rules then (`compat::ndpi_parse_into`).
+    pub compat_ndpi: bool,
     /// Idle timeout of open TCP flows.
     pub tcp_timeout_ns: u64,
     /// How long a closed TCP flow lingers to absorb trailing ACKs/retransmitted FINs before export.
@@ -109,10 +113,6 @@ pub struct ShardConfig {
     pub stats_interval_ns: u64,
     pub worker: u8,
     pub port: u16,
-    /// Count like nDPI's reader (`--compat ndpi`): one key is one flow (a SYN after FIN/RST does
-    /// not start a new one) and the first packet's sender is the initiator (even a SYN-ACK's).
-    /// The pipeline also applies nDPI's packet rules then (`compat::ndpi_parse_into`).
-    pub compat_ndpi: bool,
 }
 
 impl ShardConfig {
@@ -121,6 +121,7 @@ impl ShardConfig {
     pub fn new(capacity: u32, idle_timeout_ns: u64, stats_interval_ns: u64) -> Self {
         ShardConfig {
             capacity,
+            compat_ndpi: false,
             tcp_timeout_ns: idle_timeout_ns,
             tcp_closed_timeout_ns: if idle_timeout_ns == 0 {
                 0
@@ -134,7 +135,6 @@ impl ShardConfig {
             stats_interval_ns,
             worker: 0,
             port: 0,
-            compat_ndpi: false,
         }
     }
 
