@@ -9,8 +9,11 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 python3 gen_seeds.py >/dev/null
 for t in parse_frame capture_reader; do
+    # A log per run: several checkouts may fuzz at the same time on one machine.
+    log=$(mktemp "/tmp/fuzz-$t.XXXXXX.log")
     # Only a stable toolchain exists here: RUSTC_BOOTSTRAP unlocks the sanitizer flags.
-    RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" 2>"/tmp/fuzz-$t.log" \
-        || { tail -40 "/tmp/fuzz-$t.log"; echo "fuzz: $t FAILED"; exit 1; }
-    echo "fuzz: $t: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "/tmp/fuzz-$t.log" | tail -1)"
+    RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" 2>"$log" \
+        || { tail -40 "$log"; echo "fuzz: $t FAILED (log: $log)"; exit 1; }
+    echo "fuzz: $t: $(grep -a -o 'Done [0-9]* runs in [0-9]* second(s)' "$log" | tail -1)"
+    rm -f "$log"
 done

@@ -1,8 +1,9 @@
 //! Any bytes, under any supported link type, with and without decapsulation: the parser must
-//! return, never panic, and every accepted frame must satisfy the offset invariants.
+//! return, never panic, every accepted frame must satisfy the offset invariants, and the fast
+//! path for common shapes must agree with the layered parser.
 #![no_main]
 
-use flowprobe::parse::{parse_frame, Tunnel};
+use flowprobe::parse::{parse_frame, parse_frame_reference, Tunnel};
 use libfuzzer_sys::fuzz_target;
 
 /// The first input byte picks one; unknown link types are exercised by the last entry.
@@ -16,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let lt = LINKTYPES[usize::from(sel) % LINKTYPES.len()];
     for decap in [false, true] {
-        if let Ok(m) = parse_frame(lt, frame, decap) {
+        let r = parse_frame(lt, frame, decap);
+        assert_eq!(r, parse_frame_reference(lt, frame, decap));
+        if let Ok(m) = r {
             assert!(m.l3_offset <= m.l4_offset && m.l4_offset <= m.payload_offset);
             assert!(usize::from(m.payload_offset) <= frame.len());
             assert!(m.ip_version == 4 || m.ip_version == 6);

@@ -58,46 +58,13 @@ impl NdpiCompat {
 
     /// Count one captured frame of pcap link type `linktype`.
     pub fn add(&mut self, linktype: u32, frame: &[u8]) -> Result<PacketMeta, Ignored> {
-        let r = self.classify(linktype, frame);
+        let mut m = PacketMeta::default();
+        let r = ndpi_parse_into(linktype, frame, &mut m).map(|()| m);
         match r {
             Ok(m) => self.count(&m, frame.len()),
             Err(why) => *self.ignored.entry(why).or_default() += 1,
         }
         r
-    }
-
-    fn classify(&self, linktype: u32, frame: &[u8]) -> Result<PacketMeta, Ignored> {
-        // The outer packet decides the length rules (nDPI checks it before unwrapping).
-        let outer = match parse::parse_frame(linktype, frame, false) {
-            Ok(m) => m,
-            Err(e @ (ParseError::Truncated | ParseError::BadHeaderLen)) => {
-                return lenient_ipv4(linktype, frame).ok_or(Ignored::Parse(e));
-            }
-            Err(e) => return Err(Ignored::Parse(e)),
-        };
-        if frame.len() < usize::from(outer.l3_offset) + 28 {
-            return Err(Ignored::Short);
-        }
-        if outer.frag_offset != 0 {
-            return Err(Ignored::Fragment);
-        }
-        let cut = |m: &PacketMeta| {
-            m.ip_version == 4 && frame.len() < usize::from(m.l3_offset) + usize::from(m.ip_len)
-        };
-        if cut(&outer) {
-            return Err(Ignored::CutIp);
-        }
-        let m = parse::parse_frame(linktype, frame, true).map_err(Ignored::Parse)?;
-        if m.frag_offset != 0 {
-            return Err(Ignored::Fragment);
-        }
-        if cut(&m) {
-            return Err(Ignored::CutIp);
-        }
-        Ok(PacketMeta {
-            vlan: ndpi_vlan(linktype, frame, &m),
-            ..m
-        })
     }
 
     fn count(&mut self, m: &PacketMeta, len: usize) {
@@ -130,6 +97,52 @@ impl NdpiCompat {
     /// Frames not counted, per reason.
     pub fn ignored(&self) -> &HashMap<Ignored, u64> {
         &self.ignored
+    }
+}
+
+/// Parse `frame` the way nDPI's reader takes packets into flows: the outer packet decides the
+/// length rules (checked before unwrapping, as nDPI does), tunnels are unwrapped, non-first
+/// fragments and cut or short packets are ignored, malformed IPv4 transport headers are keyed
+/// leniently, and the VLAN is the innermost 802.1Q tag. `frame` must be every captured byte.
+/// Used in-process by [`NdpiCompat`] and by the pipeline under `--compat ndpi`.
+pub fn ndpi_parse_into(linktype: u32, frame: &[u8], m: &mut PacketMeta) -> Result<(), Ignored> {
+    match parse::parse_frame_into(linktype, frame, false, m) {
+        Ok(()) => {}
+        Err(e @ (ParseError::Truncated | ParseError::BadHeaderLen)) => {
+            *m = lenient_ipv4(linktype, frame).ok_or(Ignored::Parse(e))?;
+            return Ok(());
+        }
+        Err(e) => return Err(Ignored::Parse(e)),
+    }
+    if frame.len() < usize::from(m.l3_offset) + 28 {
+        return Err(Ignored::Short);
+    }
+    let cut = |m: &PacketMeta| {
+        m.ip_version == 4 && frame.len() < usize::from(m.l3_offset) + usize::from(m.ip_len)
+    };
+    for decap in [false, true] {
+        if decap {
+            parse::parse_frame_into(linktype, frame, true, m).map_err(Ignored::Parse)?;
+        }
+        if m.frag_offset != 0 {
+            return Err(Ignored::Fragment);
+        }
+        if cut(m) {
+            return Err(Ignored::CutIp);
+        }
+    }
+    m.vlan = ndpi_vlan(linktype, frame, m);
+    Ok(())
+}
+
+impl Ignored {
+    /// The unmatched-packet reason the pipeline counts an ignored frame under.
+    pub fn reason(self) -> ParseError {
+        match self {
+            Ignored::Parse(e) => e,
+            Ignored::Fragment => ParseError::Fragment,
+            Ignored::Short | Ignored::CutIp => ParseError::Truncated,
+        }
     }
 }
 
@@ -259,6 +272,99 @@ mod tests {
         assert_eq!(c.ignored()[&Ignored::Fragment], 1);
         assert_eq!(c.ignored()[&Ignored::Parse(ParseError::Truncated)], 1);
         assert_eq!(c.ignored()[&Ignored::Short], 1);
+    }
+
+    /// The probe's flow engine under `--compat ndpi` (ShardConfig::compat_ndpi) against its own
+    /// defaults, on the cases where they differ.
+    #[test]
+    fn pipeline_counts_like_ndpi_in_compat_mode() {
+        use crate::flow::{EndReason, FlowRecord, RecordKind, ShardConfig};
+        use crate::pipeline::{LinkType, Pipeline};
+        use crate::synth::builder::{build, FrameSpec, L4};
+        let (a, b) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let tcp = |from_a: bool, flags: u8| {
+            let (s, d, sp, dp) = if from_a {
+                (a, b, 1000, 80)
+            } else {
+                (b, a, 80, 1000)
+            };
+            build(&FrameSpec {
+                vlans: vec![5, 7],
+                ..FrameSpec::new(
+                    s,
+                    d,
+                    L4::Tcp {
+                        sport: sp,
+                        dport: dp,
+                        seq: 1,
+                        ack: 0,
+                        flags,
+                        window: 100,
+                        options: Vec::new(),
+                        payload_len: 10,
+                    },
+                )
+            })
+        };
+        let (syn, synack, ack, fin, rst) = (0x02, 0x12, 0x10, 0x11, 0x04);
+        // A connection picked up at its SYN-ACK, closed by FIN both ways, then the port pair
+        // reused by a new SYN and reset; then a non-first fragment of the same hosts.
+        let mut frames = vec![
+            tcp(false, synack),
+            tcp(true, ack),
+            tcp(true, fin),
+            tcp(false, fin),
+            tcp(true, ack),
+            tcp(true, syn),
+            tcp(false, rst),
+        ];
+        let mut frag = v4_udp([10, 0, 0, 1], [10, 0, 0, 2], 1000, 53, 0x2000 | 100);
+        frag.resize(60, 0);
+        frames.push(frag);
+        let run = |compat: bool| -> (Vec<FlowRecord>, u64) {
+            let cfg = ShardConfig {
+                compat_ndpi: compat,
+                ..ShardConfig::new(100, 0, 0)
+            };
+            let mut p = Pipeline::new(cfg, LinkType::Ethernet, Vec::new());
+            for (i, f) in frames.iter().enumerate() {
+                // Hours apart: there are no timers to end anything in compat mode.
+                p.packet(f, f.len() as u32, (i as u64 + 1) * 3_600_000_000_000);
+            }
+            p.finish(EndReason::Shutdown);
+            let ends = p
+                .batch
+                .out
+                .iter()
+                .filter(|r| r.kind == RecordKind::End)
+                .copied()
+                .collect();
+            (ends, p.unmatched[ParseError::Fragment as usize])
+        };
+        let (ends, frags) = run(true);
+        // One key, one flow: the first packet's sender (the SYN-ACK's) is the initiator, the
+        // innermost tag is the VLAN, every frame byte counts; the fragment is not counted.
+        assert_eq!(ends.len(), 1, "{ends:?}");
+        let e = &ends[0];
+        assert_eq!((e.init_port, e.resp_port, e.vlan), (80, 1000, 7));
+        let n = frames[0].len() as u64;
+        assert_eq!(
+            [
+                e.dir[0].packets,
+                e.dir[1].packets,
+                e.dir[0].bytes,
+                e.dir[1].bytes
+            ],
+            [3, 4, 3 * n, 4 * n]
+        );
+        assert_eq!(frags, 1);
+        // The probe's defaults: the SYN-ACK's receiver initiated, the reused pair is a new flow
+        // after the close, the outer VLAN keys it; the fragment is not attributed either (its
+        // first fragment was never seen), but it does not reach the flow table.
+        let (ends, _) = run(false);
+        assert_eq!(ends.len(), 2, "{ends:?}");
+        assert_eq!((ends[0].init_port, ends[0].vlan), (1000, 5));
+        assert_eq!(ends[0].total_packets() + ends[1].total_packets(), 7);
     }
 
     #[test]

@@ -58,6 +58,21 @@ pub struct Cli {
     #[arg(long)]
     pub no_decap: bool,
 
+    /// Count flows the way a peer's test suite does, to compare results with it: `ndpi` (nDPI's
+    /// ndpiReader on a capture: no timeouts, one key is one flow for the whole run even across
+    /// FIN/RST, the first packet's sender is the initiator, non-first IP fragments and cut or
+    /// short packets are not counted, VLAN = innermost 802.1Q tag). Use with `--pcap`.
+    #[arg(
+        long,
+        value_name = "PEER",
+        value_parser = ["ndpi"],
+        conflicts_with_all = [
+            "no_decap", "idle_timeout", "tcp_timeout", "udp_timeout", "icmp_timeout",
+            "other_timeout",
+        ]
+    )]
+    pub compat: Option<String>,
+
     /// Use the net_null vdev (smoke tests and benchmarks); stops on a signal or after --duration.
     #[arg(long, conflicts_with = "pcap")]
     pub null: bool,
@@ -232,6 +247,8 @@ pub struct Config {
     /// Read `--pcap` files through the net_pcap vdev instead of the built-in reader.
     pub pcap_vdev: bool,
     pub decap: bool,
+    /// `--compat ndpi`: nDPI's counting rules (timeouts are all 0 then).
+    pub compat_ndpi: bool,
     pub linger_ns: u64,
     pub eal_args: Vec<String>,
 }
@@ -314,27 +331,34 @@ impl Config {
             Some(_) => false,
             None => matches!(source, Source::Pcap(_)),
         };
+        let compat_ndpi = cli.compat.as_deref() == Some("ndpi");
+        if compat_ndpi && !matches!(source, Source::Pcap(_)) {
+            return Err("--compat ndpi compares results on captures: use it with --pcap".into());
+        }
+        if compat_ndpi && cli.pcap_reader == "vdev" {
+            // nDPI's length rules need every captured byte; the vdev hands the worker a frame's
+            // first mbuf segment only.
+            return Err(
+                "--compat ndpi needs the built-in capture reader (--pcap-reader fast)".into(),
+            );
+        }
+        // nDPI's reader has no timers: a flow lasts as long as the capture.
+        let timeout = |t: Option<u64>, default: u64| {
+            if compat_ndpi {
+                0
+            } else {
+                t.or(cli.idle_timeout).unwrap_or(default)
+            }
+        };
         Ok(Config {
             source,
             duration_ns: cli.duration,
-            tcp_timeout_ns: cli
-                .tcp_timeout
-                .or(cli.idle_timeout)
-                .unwrap_or(crate::flow::shard::DEFAULT_TCP_NS),
-            udp_timeout_ns: cli
-                .udp_timeout
-                .or(cli.idle_timeout)
-                .unwrap_or(crate::flow::shard::DEFAULT_UDP_NS),
-            icmp_timeout_ns: cli
-                .icmp_timeout
-                .or(cli.idle_timeout)
-                .unwrap_or(crate::flow::shard::DEFAULT_ICMP_NS),
-            other_timeout_ns: cli
-                .other_timeout
-                .or(cli.idle_timeout)
-                .unwrap_or(crate::flow::shard::DEFAULT_OTHER_NS),
-            active_timeout_ns: cli.active_timeout,
-            tcp_close_linger_ns: cli.tcp_close_linger,
+            tcp_timeout_ns: timeout(cli.tcp_timeout, crate::flow::shard::DEFAULT_TCP_NS),
+            udp_timeout_ns: timeout(cli.udp_timeout, crate::flow::shard::DEFAULT_UDP_NS),
+            icmp_timeout_ns: timeout(cli.icmp_timeout, crate::flow::shard::DEFAULT_ICMP_NS),
+            other_timeout_ns: timeout(cli.other_timeout, crate::flow::shard::DEFAULT_OTHER_NS),
+            active_timeout_ns: if compat_ndpi { 0 } else { cli.active_timeout },
+            tcp_close_linger_ns: if compat_ndpi { 0 } else { cli.tcp_close_linger },
             stats_interval_ns: cli.stats_interval,
             max_flows: cli.max_flows,
             local_nets,
@@ -361,6 +385,7 @@ impl Config {
             linger_ns: cli.linger,
             pcap_vdev: cli.pcap_reader == "vdev",
             decap: !cli.no_decap,
+            compat_ndpi,
             eal_args: cli.eal_args,
         })
     }
@@ -557,6 +582,42 @@ mod tests {
             cfg(&["--", "-l", "0-3"]).unwrap().eal_args,
             vec!["-l".to_string(), "0-3".to_string()]
         );
+    }
+
+    #[test]
+    fn compat_ndpi_disables_every_timer() {
+        let c = cfg(&["--pcap", "a.pcap", "--compat", "ndpi"]).unwrap();
+        assert!(c.compat_ndpi && c.decap);
+        assert_eq!(
+            (
+                c.tcp_timeout_ns,
+                c.udp_timeout_ns,
+                c.icmp_timeout_ns,
+                c.other_timeout_ns,
+                c.active_timeout_ns,
+                c.tcp_close_linger_ns
+            ),
+            (0, 0, 0, 0, 0, 0)
+        );
+        assert!(!cfg(&["--pcap", "a.pcap"]).unwrap().compat_ndpi);
+        assert!(cfg(&["--pcap", "a", "--compat", "wireshark"]).is_err());
+        assert!(cfg(&["--null", "--compat", "ndpi"])
+            .unwrap_err()
+            .contains("--pcap"));
+        assert!(
+            cfg(&["--pcap", "a", "--compat", "ndpi", "--pcap-reader", "vdev"])
+                .unwrap_err()
+                .contains("built-in")
+        );
+        for other in [
+            ["--no-decap", ""],
+            ["--idle-timeout", "5s"],
+            ["--udp-timeout", "5s"],
+        ] {
+            let mut a = vec!["--pcap", "a", "--compat", "ndpi"];
+            a.extend(other.iter().filter(|s| !s.is_empty()));
+            assert!(cfg(&a).is_err(), "{other:?}");
+        }
     }
 
     #[test]

@@ -120,6 +120,8 @@ pub struct Pipeline<O: RecordOut> {
     linktype: u32,
     /// Key tunnelled traffic on the inner flow (`--no-decap` turns it off).
     decap: bool,
+    /// `--compat ndpi`: take packets into flows by nDPI's rules (see `compat`).
+    compat_ndpi: bool,
     /// Packets handed to the pipeline.
     pub rx_packets: u64,
     pub rx_bytes: u64,
@@ -143,6 +145,7 @@ impl<O: RecordOut> Pipeline<O> {
             batch: Batcher::new(out),
             linktype: link.pcap(),
             decap: true,
+            compat_ndpi: cfg.compat_ndpi,
             rx_packets: 0,
             rx_bytes: 0,
             unmatched: [0; UNMATCHED_REASONS],
@@ -167,10 +170,18 @@ impl<O: RecordOut> Pipeline<O> {
     #[inline]
     pub fn packet(&mut self, data: &[u8], len: u32, now_ns: u64) {
         let mut m = PacketMeta::default();
-        match parse::parse_frame_into(self.linktype, data, self.decap, &mut m) {
+        match self.parse_into(data, &mut m) {
             Ok(()) => self.meta(&m, len, now_ns),
             Err(e) => self.unmatched_packet(e, len),
         }
+    }
+
+    #[inline]
+    fn parse_into(&self, data: &[u8], m: &mut PacketMeta) -> Result<(), ParseError> {
+        if self.compat_ndpi {
+            return crate::compat::ndpi_parse_into(self.linktype, data, m).map_err(|i| i.reason());
+        }
+        parse::parse_frame_into(self.linktype, data, self.decap, m)
     }
 
     #[cold]
@@ -199,7 +210,7 @@ impl<O: RecordOut> Pipeline<O> {
             }
             let mut res: [Result<(), ParseError>; BURST_MAX] = [Ok(()); BURST_MAX];
             for ((r, m), (data, _, _)) in res.iter_mut().zip(metas.iter_mut()).zip(chunk) {
-                *r = parse::parse_frame_into(self.linktype, data, self.decap, m);
+                *r = self.parse_into(data, m);
             }
             // Keys and hashes once per packet: they prefetch the table now and key the update
             // later. Buckets first, then (once those arrived) the entries they point to.

@@ -178,6 +178,19 @@ struct Totals {
     read_errors: usize,
 }
 
+/// One of our flows, endpoints as canonical text (see `canon_endpoint`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Ours {
+    proto: u8,
+    vlan: u16,
+    /// Initiator (first packet's sender), then the other side.
+    left: String,
+    right: String,
+    /// left→right, right→left.
+    packets: [u64; 2],
+    bytes: [u64; 2],
+}
+
 fn compare_file(pcap: &Path, expected: &[Expected], t: &mut Totals, report: &mut String) {
     let name = pcap.file_name().unwrap().to_string_lossy().into_owned();
     let mut compat = NdpiCompat::new();
@@ -185,24 +198,55 @@ fn compare_file(pcap: &Path, expected: &[Expected], t: &mut Totals, report: &mut
     let read = for_each_packet(pcap, |lt, frame| {
         *linktypes.entry(lt).or_default() += 1;
         let _ = compat.add(lt, frame);
+        for decap in [false, true] {
+            // The fast path for common shapes agrees with the layered parser.
+            assert_eq!(
+                parse::parse_frame(lt, frame, decap),
+                parse::parse_frame_reference(lt, frame, decap),
+                "{}",
+                pcap.display()
+            );
+        }
     });
     if let Err(e) = &read {
         t.read_errors += 1;
         let _ = writeln!(report, "{name}: read error {e}");
     }
+    let ours: Vec<Ours> = compat
+        .flows()
+        .iter()
+        .map(|f: &NdpiFlow| Ours {
+            proto: f.proto,
+            vlan: f.vlan,
+            left: endpoint_text(f.ip_version, f.left),
+            right: endpoint_text(f.ip_version, f.right),
+            packets: f.packets,
+            bytes: f.bytes,
+        })
+        .collect();
+    let context = format!("link types {linktypes:?}, ignored {:?}", compat.ignored());
+    compare_flows(&name, &context, &ours, expected, t, report);
+}
+
+/// Flow by flow: the key (protocol, VLAN, endpoints) must exist on both sides, with the same
+/// initiator and the same per-direction packets and bytes. Every difference goes to `report`.
+fn compare_flows(
+    name: &str,
+    context: &str,
+    ours: &[Ours],
+    expected: &[Expected],
+    t: &mut Totals,
+    report: &mut String,
+) {
     type K = (u8, u16, String, String);
-    let mut mine: HashMap<K, (NdpiFlow, bool)> = HashMap::new();
-    for f in compat.flows() {
-        let (l, r) = (
-            endpoint_text(f.ip_version, f.left),
-            endpoint_text(f.ip_version, f.right),
-        );
-        let key = if l <= r {
-            (f.proto, f.vlan, l, r)
+    let mut mine: HashMap<K, (&Ours, bool)> = HashMap::new();
+    for f in ours {
+        let key = if f.left <= f.right {
+            (f.proto, f.vlan, f.left.clone(), f.right.clone())
         } else {
-            (f.proto, f.vlan, r, l)
+            (f.proto, f.vlan, f.right.clone(), f.left.clone())
         };
-        mine.insert(key, (*f, false));
+        mine.insert(key, (f, false));
     }
     let mut diffs = String::new();
     for e in expected {
@@ -218,8 +262,7 @@ fn compare_file(pcap: &Path, expected: &[Expected], t: &mut Totals, report: &mut
             continue;
         };
         *seen = true;
-        let fl = endpoint_text(f.ip_version, f.left);
-        let same_side = fl == e.left;
+        let same_side = f.left == e.left;
         let (p, b) = if same_side {
             (f.packets, f.bytes)
         } else {
@@ -252,11 +295,7 @@ fn compare_file(pcap: &Path, expected: &[Expected], t: &mut Totals, report: &mut
         }
     }
     if !diffs.is_empty() {
-        let _ = writeln!(
-            report,
-            "{name}: link types {linktypes:?}, ignored {:?}\n{diffs}",
-            compat.ignored()
-        );
+        let _ = writeln!(report, "{name}: {context}\n{diffs}");
     }
 }
 
@@ -302,6 +341,264 @@ fn ndpi_flows_match() {
     );
 }
 
+/// Our flows for one capture from the built binary under `--compat ndpi`: its `flow` records give
+/// the key and the initiator, its `flow_purge` records the counters (summed per digest).
+fn binary_flows(bin: &str, pcap: &Path) -> Result<Vec<Ours>, String> {
+    let out = std::process::Command::new("timeout")
+        .args([
+            "-s",
+            "KILL",
+            "120",
+            bin,
+            "--no-huge",
+            "--metrics-listen",
+            "off",
+        ])
+        .args([
+            "--compat",
+            "ndpi",
+            "--stats-interval",
+            "0",
+            "--max-flows",
+            "65536",
+        ])
+        .arg("--pcap")
+        .arg(pcap)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "exit {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        ));
+    }
+    let mut flows: Vec<Ours> = Vec::new();
+    let mut by_digest: HashMap<String, (usize, bool)> = HashMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let r: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        let f = &r["flow"];
+        let digest = f["digest"].as_str().unwrap_or_default().to_string();
+        let num = |k: &str| f[k].as_u64().unwrap_or(0);
+        match r["type"].as_str() {
+            Some("flow") => {
+                let ep = |side: &str| {
+                    canon_endpoint(&format!(
+                        "{}:{}",
+                        f[format!("{side}_ip")].as_str().unwrap_or_default(),
+                        num(&format!("{side}_port"))
+                    ))
+                };
+                let local_first = f["local_origin"].as_bool().unwrap_or(true);
+                let (l, o) = (ep("local"), ep("other"));
+                let (left, right) = if local_first { (l, o) } else { (o, l) };
+                by_digest.insert(digest, (flows.len(), local_first));
+                flows.push(Ours {
+                    proto: num("ip_protocol") as u8,
+                    vlan: num("vlan_id") as u16,
+                    left,
+                    right,
+                    packets: [0; 2],
+                    bytes: [0; 2],
+                });
+            }
+            Some("flow_purge") => {
+                let &(i, local_first) = by_digest
+                    .get(&digest)
+                    .ok_or_else(|| format!("purge before its flow record: {line}"))?;
+                let (lp, lb, op, ob) = (
+                    num("local_packets"),
+                    num("local_bytes"),
+                    num("other_packets"),
+                    num("other_bytes"),
+                );
+                let (p, b) = if local_first {
+                    ([lp, op], [lb, ob])
+                } else {
+                    ([op, lp], [ob, lb])
+                };
+                let f = &mut flows[i];
+                for d in 0..2 {
+                    f.packets[d] += p[d];
+                    f.bytes[d] += b[d];
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(flows)
+}
+
+/// Every nDPI capture through the built binary (`--compat ndpi`, the built-in capture reader),
+/// compared flow by flow like `ndpi_flows_match`, and against the in-process comparison: the
+/// probe's own flow engine must count exactly what `NdpiCompat` counts.
+#[test]
+fn ndpi_flows_match_through_the_binary() {
+    let Some(dir) = corpus_dir("ndpi") else {
+        return;
+    };
+    // Absent when the binary is not built (`--no-default-features`: no DPDK).
+    let Some(bin) = option_env!("CARGO_BIN_EXE_flowprobe") else {
+        eprintln!("SKIP: the flowprobe binary is not built");
+        return;
+    };
+    let started = std::time::Instant::now();
+    let mut work: Vec<(PathBuf, Vec<Expected>)> = Vec::new();
+    for pcap in files(&dir.join("pcap")) {
+        let name = pcap.file_name().unwrap().to_string_lossy().into_owned();
+        if let Ok(out) = std::fs::read(dir.join("result").join(format!("{name}.out"))) {
+            work.push((pcap, parse_out(&String::from_utf8_lossy(&out))));
+        }
+    }
+    // One probe process per capture, as many at a time as there are CPUs.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; work.len()]);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((pcap, _)) = work.get(i) else {
+                    break;
+                };
+                let r = binary_flows(bin, pcap);
+                results.lock().unwrap()[i] = Some(r);
+            });
+        }
+    });
+    let mut t = Totals::default();
+    let (mut report, mut differ_from_in_process, mut failed) =
+        (String::new(), Vec::new(), Vec::new());
+    // Captures of the cases the comparison mode exists for, to show the run covered them.
+    #[derive(Default)]
+    struct Cover {
+        vlan: std::collections::BTreeSet<String>,
+        tunnels: std::collections::BTreeSet<String>,
+        fragments: std::collections::BTreeSet<String>,
+        non_ethernet: std::collections::BTreeSet<String>,
+    }
+    let mut cover = Cover::default();
+    for ((pcap, expected), r) in work.iter().zip(results.into_inner().unwrap()) {
+        let name = pcap.file_name().unwrap().to_string_lossy().into_owned();
+        t.files += 1;
+        // The same capture in-process.
+        let mut compat = NdpiCompat::new();
+        let read = for_each_packet(pcap, |lt, frame| {
+            let r = compat.add(lt, frame);
+            if lt != 1 {
+                cover.non_ethernet.insert(name.clone());
+            }
+            if r.is_ok_and(|m| m.tunnel != parse::Tunnel::None) {
+                cover.tunnels.insert(name.clone());
+            }
+            if r == Err(Ignored::Fragment) {
+                cover.fragments.insert(name.clone());
+            }
+        });
+        if expected.iter().any(|e| e.vlan != 0) {
+            cover.vlan.insert(name.clone());
+        }
+        let ours = match (r.unwrap(), &read) {
+            (Ok(f), _) => f,
+            // A capture the reader rejects is an error exit of the probe (after the records of
+            // the packets before the damage: none in this corpus).
+            (Err(e), Err(_)) => {
+                t.read_errors += 1;
+                let _ = writeln!(report, "{name}: unreadable capture, the probe says: {e}");
+                Vec::new()
+            }
+            (Err(e), Ok(_)) => {
+                failed.push(name.clone());
+                let _ = writeln!(report, "{name}: the probe failed: {e}");
+                Vec::new()
+            }
+        };
+        compare_flows(
+            &name,
+            "through the binary",
+            &ours,
+            expected,
+            &mut t,
+            &mut report,
+        );
+        let mut inproc: Vec<Ours> = compat
+            .flows()
+            .iter()
+            .map(|f| Ours {
+                proto: f.proto,
+                vlan: f.vlan,
+                left: endpoint_text(f.ip_version, f.left),
+                right: endpoint_text(f.ip_version, f.right),
+                packets: f.packets,
+                bytes: f.bytes,
+            })
+            .collect();
+        let mut ours = ours;
+        let order = |a: &Ours, b: &Ours| {
+            (a.proto, a.vlan, &a.left, &a.right).cmp(&(b.proto, b.vlan, &b.left, &b.right))
+        };
+        ours.sort_by(order);
+        inproc.sort_by(order);
+        if ours != inproc {
+            differ_from_in_process.push(name.clone());
+            let _ = writeln!(
+                report,
+                "{name}: binary and in-process differ:\n  binary     {ours:?}\n  in-process {inproc:?}"
+            );
+        }
+    }
+    let summary = format!(
+        "nDPI corpus through flowprobe --compat ndpi: {} files, {} flows: {} matched ({:.2}%), {} \
+         left/right swapped, {} counts differ, {} missing, {} extra in ours, {} unreadable captures, {} \
+         failed runs; {} files differ from the in-process comparison ({:.1}s)\n",
+        t.files,
+        t.total,
+        t.matched,
+        t.matched as f64 * 100.0 / t.total.max(1) as f64,
+        t.swapped,
+        t.counts_differ,
+        t.missing,
+        t.extra,
+        t.read_errors,
+        failed.len(),
+        differ_from_in_process.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let summary = format!(
+        "{summary}covering {} captures with VLAN flows, {} with tunnels unwrapped, {} with \
+         non-first fragments ignored, {} with non-Ethernet link types\n",
+        cover.vlan.len(),
+        cover.tunnels.len(),
+        cover.fragments.len(),
+        cover.non_ethernet.len()
+    );
+    let path = report_path("ndpi-binary-report.txt");
+    std::fs::write(&path, format!("{summary}\n{report}")).unwrap();
+    eprintln!("{summary}report: {}", path.display());
+    assert!(t.total > 8000, "{summary}");
+    assert!(failed.is_empty(), "{summary}{failed:?}");
+    for (what, set) in [
+        ("VLAN", &cover.vlan),
+        ("tunnels", &cover.tunnels),
+        ("fragments", &cover.fragments),
+        ("non-Ethernet", &cover.non_ethernet),
+    ] {
+        assert!(set.len() >= 3, "{what}: {set:?}");
+    }
+    assert!(
+        differ_from_in_process.is_empty(),
+        "{summary}{differ_from_in_process:?}"
+    );
+    assert!(
+        t.matched * 1000 >= t.total * MATCH_FLOOR_PER_MILLE,
+        "{summary}"
+    );
+}
+
 /// The match rate reached (per mille, rounded down); the test fails if the parser regresses.
 const MATCH_FLOOR_PER_MILLE: usize = 999;
 
@@ -331,6 +628,13 @@ fn tcpdump_captures_parse_or_count() {
         let res = for_each_packet(&path, |lt, frame| {
             packets += 1;
             for decap in [false, true] {
+                // The fast path for common shapes agrees with the layered parser.
+                assert_eq!(
+                    parse::parse_frame(lt, frame, decap),
+                    parse::parse_frame_reference(lt, frame, decap),
+                    "{}",
+                    path.display()
+                );
                 match parse::parse_frame(lt, frame, decap) {
                     Ok(m) => {
                         if decap {

@@ -97,6 +97,10 @@ const CLASSES: usize = 5;
 pub struct ShardConfig {
     /// Flow capacity of this shard (the table never grows).
     pub capacity: u32,
+    /// Count like nDPI's reader (`--compat ndpi`): one key is one flow (a SYN after FIN/RST does
+    /// not start a new one) and the first packet's sender is the initiator (even a SYN-ACK's).
+    /// The pipeline also applies nDPI's packet rules then (`compat::ndpi_parse_into`).
+    pub compat_ndpi: bool,
     /// Idle timeout of open TCP flows.
     pub tcp_timeout_ns: u64,
     /// How long a closed TCP flow lingers to absorb trailing ACKs/retransmitted FINs before export.
@@ -122,6 +126,7 @@ impl ShardConfig {
     pub fn new(capacity: u32, idle_timeout_ns: u64, stats_interval_ns: u64) -> Self {
         ShardConfig {
             capacity,
+            compat_ndpi: false,
             tcp_timeout_ns: idle_timeout_ns,
             tcp_closed_timeout_ns: if idle_timeout_ns == 0 {
                 0
@@ -530,7 +535,11 @@ impl Shard {
             Ok(s) => {
                 let f = &self.flows[s as usize];
                 // A fresh SYN on a closed connection starts a new flow; trailing ACKs do not.
-                if f.closed() && m.proto == 6 && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
+                if f.closed()
+                    && !self.cfg.compat_ndpi
+                    && m.proto == 6
+                    && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+                {
                     self.end(s, EndReason::Closed, sink);
                     (self.create(key, h, m, src_is_lo, now, sink), true)
                 } else {
@@ -679,7 +688,9 @@ impl Shard {
             s
         };
         // A SYN-ACK seen first means the other side initiated.
-        let synack_first = m.proto == 6 && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK;
+        let synack_first = !self.cfg.compat_ndpi
+            && m.proto == 6
+            && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK;
         self.next_seq += 1;
         let class = match m.proto {
             6 => Class::Tcp,

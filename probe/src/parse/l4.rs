@@ -49,7 +49,8 @@ pub(super) fn parse(
             meta.tcp_flags = hdr[13];
             meta.tcp_window = u16::from_be_bytes([hdr[14], hdr[15]]);
             if hdr[13] & TCP_SYN != 0 && header_len > TCP_MIN_HEADER_LEN {
-                tcp_options(&frame[l4 + TCP_MIN_HEADER_LEN..l4 + header_len], meta);
+                (meta.tcp_mss, meta.tcp_wscale) =
+                    tcp_options(&frame[l4 + TCP_MIN_HEADER_LEN..l4 + header_len]);
             }
             l4 + header_len
         }
@@ -139,28 +140,31 @@ fn icmp_quote(frame: &[u8], off: usize, v4: bool, meta: &mut PacketMeta) {
 /// MSS and window scale from the options of a SYN (the only segment that may carry them). The
 /// walk is bounded by the 40 option bytes; a malformed option ends it without error, since the
 /// segment itself is still attributable.
-fn tcp_options(mut opts: &[u8], meta: &mut PacketMeta) {
-    while let Some((&kind, rest)) = opts.split_first() {
+pub(super) fn tcp_options(opts: &[u8]) -> (u16, Option<u8>) {
+    let (mut mss, mut wscale) = (0, None);
+    let mut i = 0;
+    // A lone last byte can only be END or NOP: nothing to read there.
+    while let Some(&[kind, len]) = opts.get(i..i + 2) {
         match kind {
-            TCP_OPT_END => return,
+            TCP_OPT_END => break,
             TCP_OPT_NOP => {
-                opts = rest;
+                i += 1;
                 continue;
             }
             _ => {}
         }
-        let Some(&len) = rest.first() else { return };
         let len = usize::from(len);
-        if len < 2 || len > opts.len() {
-            return;
+        if len < 2 || len > opts.len() - i {
+            break;
         }
-        match (kind, len) {
-            (TCP_OPT_MSS, 4) => meta.tcp_mss = u16::from_be_bytes([opts[2], opts[3]]),
-            (TCP_OPT_WSCALE, 3) => meta.tcp_wscale = Some(opts[2]),
+        match (kind, opts.get(i + 2..i + len)) {
+            (TCP_OPT_MSS, Some(&[a, b])) => mss = u16::from_be_bytes([a, b]),
+            (TCP_OPT_WSCALE, Some(&[s])) => wscale = Some(s),
             _ => {}
         }
-        opts = &opts[len..];
+        i += len;
     }
+    (mss, wscale)
 }
 
 #[cfg(test)]

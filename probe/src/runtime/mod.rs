@@ -441,6 +441,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         sc.other_timeout_ns = cfg.other_timeout_ns;
         sc.active_timeout_ns = cfg.active_timeout_ns;
         sc.tcp_closed_timeout_ns = cfg.tcp_close_linger_ns;
+        sc.compat_ndpi = cfg.compat_ndpi;
         sc.worker = i as u8;
         // A replay has no packet to lose while the kernel assembles a 2 MiB page; a live port
         // keeps 4 KiB pages (no compaction stall while the table fills).
