@@ -55,10 +55,31 @@ struct Broker {
 impl Broker {
     fn start(bin: &Path, log: &Path) -> Broker {
         let port = free_port();
+        Broker::spawn(bin, log, port, port)
+    }
+
+    /// A broker behind a loopback relay that holds every client request for `delay` before
+    /// passing it on (the broker advertises the relay, so every connection goes through it):
+    /// delivery then takes a known minimum time however fast the probe produces.
+    fn start_throttled(bin: &Path, log: &Path, delay: Duration) -> Broker {
+        let (inner, outer) = (free_port(), free_port());
+        let listener = std::net::TcpListener::bind(("127.0.0.1", outer)).unwrap();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                relay(client, inner, delay);
+            }
+        });
+        Broker::spawn(bin, log, inner, outer)
+    }
+
+    fn spawn(bin: &Path, log: &Path, port: u16, advertised: u16) -> Broker {
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(bin)
             .args(["broker", "--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
+            .args([
+                "--advertised-listener-url",
+                &format!("tcp://127.0.0.1:{advertised}"),
+            ])
             .args(["--storage-engine", "memory://tansu/"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -68,7 +89,7 @@ impl Broker {
             .expect("start tansu");
         let b = Broker {
             child,
-            addr: format!("127.0.0.1:{port}"),
+            addr: format!("127.0.0.1:{advertised}"),
         };
         // Ready once it answers a metadata request.
         let c: BaseConsumer = client_config(&b.addr).create().unwrap();
@@ -101,6 +122,32 @@ impl Drop for Broker {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Copies one client connection to the broker on `inner` and back, delaying each read from the
+/// client by `delay`. Ends both sides when either ends (the broker killed: clients see it go).
+fn relay(client: std::net::TcpStream, inner: u16, delay: Duration) {
+    let Ok(broker) = std::net::TcpStream::connect(("127.0.0.1", inner)) else {
+        return; // broker gone: dropping the client refuses it
+    };
+    let (mut c_rd, mut b_wr) = (client.try_clone().unwrap(), broker.try_clone().unwrap());
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 << 10];
+        while let Ok(n @ 1..) = c_rd.read(&mut buf) {
+            std::thread::sleep(delay);
+            if b_wr.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = b_wr.shutdown(std::net::Shutdown::Both);
+        let _ = c_rd.shutdown(std::net::Shutdown::Both);
+    });
+    let (mut b_rd, mut c_wr) = (broker, client);
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut b_rd, &mut c_wr);
+        let _ = b_rd.shutdown(std::net::Shutdown::Both);
+        let _ = c_wr.shutdown(std::net::Shutdown::Both);
+    });
 }
 
 fn client_config(addr: &str) -> ClientConfig {
@@ -313,7 +360,10 @@ fn replay_to_kafka_matches_the_file_output() {
 fn broker_killed_mid_run_every_record_is_accounted_for() {
     let bin = need_tansu!("broker_killed_mid_run_every_record_is_accounted_for");
     let dir = scratch("kafka-kill");
-    let mut broker = Broker::start(&bin, &dir.join("tansu.log"));
+    // 2 ms per request through the relay, 5 records a request, one in flight: delivering the
+    // ~9k records takes over 3 s, so the kill lands mid-delivery on any machine speed.
+    let mut broker =
+        Broker::start_throttled(&bin, &dir.join("tansu.log"), Duration::from_millis(2));
     broker.create_topic("flows");
     let cap = dir.join("t.pcap");
     write_trace(
