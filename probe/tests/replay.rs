@@ -696,3 +696,61 @@ fn tunnel_metadata_and_icmp_errors_reach_netify_records() {
         .count();
     assert_eq!(with_errors, 1, "the unknown quote charged nothing");
 }
+
+#[test]
+fn panicking_worker_ends_the_probe_with_an_error() {
+    let dir = scratch("panic");
+    let (a, b) = (dir.join("a.pcap"), dir.join("b.pcap"));
+    for (p, seed) in [(&a, 21), (&b, 22)] {
+        write_trace(
+            p,
+            TraceConfig {
+                packets: 20_000,
+                seed,
+                ..Default::default()
+            },
+        );
+    }
+    // Test hook: worker 0 panics after 3 bursts; worker 1 is stopped (or ends) and flushes.
+    // Both worker loops: the built-in reader and the pcap vdev (the live-port loop).
+    for reader in ["fast", "vdev"] {
+        let t0 = std::time::Instant::now();
+        let out = std::process::Command::new("timeout")
+            .args([
+                "-s",
+                "KILL",
+                "60",
+                env!("CARGO_BIN_EXE_flowprobe"),
+                "--no-huge",
+            ])
+            .args(["--metrics-listen", "127.0.0.1:0", "--max-flows", "100000"])
+            .args(["--pcap", a.to_str().unwrap(), "--pcap", b.to_str().unwrap()])
+            .args(["--pcap-reader", reader])
+            .env("FLOWPROBE_TEST_PANIC", "0:3")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{reader}: not killed by the timeout: {stderr}"
+        );
+        assert!(t0.elapsed() < std::time::Duration::from_secs(30));
+        assert_eq!(
+            stderr
+                .lines()
+                .filter(|l| l.starts_with("flowprobe: ") && l.contains("worker0 panicked"))
+                .count(),
+            1,
+            "{stderr}"
+        );
+        assert!(!stderr.contains("worker1 panicked"), "{stderr}");
+        // The exporter still drained the healthy worker: its flows have purge records.
+        let purges = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("\"type\":\"flow_purge\""))
+            .count();
+        assert!(purges > 0, "{reader}: stdout had no purge records");
+    }
+}
