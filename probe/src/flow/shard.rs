@@ -2328,13 +2328,13 @@ mod tests {
     }
 
     #[test]
-    fn icmp_errors_count_per_segment() {
+    fn icmp_errors_count_per_segment_tunnel_kept_across_split() {
         let mut sh = Shard::new(ShardConfig {
             active_timeout_ns: 10 * S,
             ..ShardConfig::new(16, 0, 0)
         });
         let mut out = Vec::new();
-        sh.update(&udp(1, 1, 2, 2), 100, 0, &mut out);
+        sh.update(&vxlan(udp(1, 1, 2, 2), 9, 2), 100, 0, &mut out);
         sh.update(&icmp_err(2, 1, 3, 3, (1, 1, 2, 2), 17), 70, S, &mut out);
         sh.expire(10 * S, &mut out);
         sh.update(&udp(1, 1, 2, 2), 100, 11 * S, &mut out);
@@ -2343,5 +2343,10 @@ mod tests {
         assert_eq!(e.len(), 2);
         assert_eq!((e[0].segment, e[0].icmp_errors), (0, 1));
         assert_eq!((e[1].segment, e[1].icmp_errors), (1, 0));
+        assert!(
+            e.iter()
+                .all(|r| (r.tunnel, r.tunnel_id) == (Tunnel::Vxlan, 9)),
+            "tunnel kept"
+        );
     }
 }
