@@ -530,3 +530,227 @@ fn builtin_reader_and_pcap_vdev_give_identical_records() {
         "no port on the built-in path"
     );
 }
+
+/// Wrap `inner` (bytes after the outer UDP header) in an outer IPv4/UDP frame.
+fn outer_udp(src: &str, sport: u16, dst: &str, dport: u16, inner: Vec<u8>) -> Vec<u8> {
+    use flowprobe::synth::builder::{build, FrameSpec, Payload, L4};
+    build(&FrameSpec::new(
+        src.parse().unwrap(),
+        dst.parse().unwrap(),
+        L4::Udp {
+            sport,
+            dport,
+            payload: Payload::Bytes(inner),
+        },
+    ))
+}
+
+/// An IPv4 frame of protocol `proto` whose payload is `payload` (no L4 checksum to fix).
+fn ipv4_raw(src: &str, dst: &str, proto: u8, payload: &[u8]) -> Vec<u8> {
+    use flowprobe::synth::builder::{build, FrameSpec, L4};
+    let mut f = build(&FrameSpec::new(
+        src.parse().unwrap(),
+        dst.parse().unwrap(),
+        L4::Raw {
+            proto,
+            payload_len: payload.len(),
+        },
+    ));
+    f[34..34 + payload.len()].copy_from_slice(payload);
+    f
+}
+
+/// An ICMPv4 error (`ty`/`code`, unused rest-of-header) quoting `quote` (IP header + 8 bytes).
+fn icmp_error(src: &str, dst: &str, ty: u8, code: u8, quote: &[u8]) -> Vec<u8> {
+    use flowprobe::synth::builder::{build, checksum, FrameSpec, L4};
+    let mut f = build(&FrameSpec::new(
+        src.parse().unwrap(),
+        dst.parse().unwrap(),
+        L4::Icmp {
+            ty,
+            code,
+            id: 0,
+            seq: 0,
+            payload_len: quote.len(),
+        },
+    ));
+    f[42..42 + quote.len()].copy_from_slice(quote);
+    f[36..38].copy_from_slice(&[0, 0]);
+    let c = checksum(&f[34..42 + quote.len()], 0);
+    f[36..38].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+#[test]
+fn tunnel_metadata_and_icmp_errors_reach_netify_records() {
+    let dir = scratch("tunnels");
+    let cap = dir.join("t.pcap");
+    let ms = 1_000_000u64;
+    // VXLAN (VNI 4242) carrying an Ethernet frame with a UDP flow.
+    let mut vx = vec![0x08, 0, 0, 0, 0x00, 0x10, 0x92, 0];
+    vx.extend(udp("172.16.0.1", 1111, "172.16.0.2", 2222, 20));
+    // GTP-U (TEID 0x01020304) carrying an IP packet (no Ethernet).
+    let ip_in = &udp("172.16.1.1", 3333, "172.16.1.2", 4444, 20)[14..];
+    let ip_in = &ip_in[..u16::from_be_bytes([ip_in[2], ip_in[3]]) as usize];
+    let mut gtp = vec![0x30, 0xff];
+    gtp.extend((ip_in.len() as u16).to_be_bytes());
+    gtp.extend([1, 2, 3, 4]);
+    gtp.extend(ip_in);
+    // GRE with key 77 carrying an IPv4 TCP SYN.
+    let syn = &tcp("172.16.2.1", 5555, "172.16.2.2", 80, SYN, 1, 0)[14..];
+    let mut gre = vec![0x20, 0x00, 0x08, 0x00, 0, 0, 0, 77];
+    gre.extend(&syn[..u16::from_be_bytes([syn[2], syn[3]]) as usize]);
+    // A plain UDP flow, an ICMP port unreachable quoting it, and one quoting an unknown flow.
+    let plain = udp("10.0.0.1", 5000, "10.0.0.2", 9999, 30);
+    let unknown = udp("10.0.0.1", 5001, "10.0.0.2", 9999, 30);
+    let frames = vec![
+        (T0, outer_udp("192.0.2.1", 40000, "192.0.2.2", 4789, vx)),
+        (
+            T0 + ms,
+            outer_udp("192.0.2.3", 2152, "192.0.2.4", 2152, gtp),
+        ),
+        (T0 + 2 * ms, ipv4_raw("192.0.2.5", "192.0.2.6", 47, &gre)),
+        (T0 + 3 * ms, plain.clone()),
+        (
+            T0 + 4 * ms,
+            icmp_error("10.0.0.2", "10.0.0.1", 3, 3, &plain[14..42]),
+        ),
+        (
+            T0 + 5 * ms,
+            icmp_error("10.0.0.2", "10.0.0.1", 3, 3, &unknown[14..42]),
+        ),
+    ];
+    write_frames(&cap, &frames);
+    let r = run(&["--pcap", cap.to_str().unwrap(), "--max-flows", "1000"]);
+    assert_eq!(r.code, 0, "stderr: {}", r.stderr);
+    let starts: Vec<_> = r.records.iter().filter(|v| v["type"] == "flow").collect();
+    let start = |port: u64| {
+        starts
+            .iter()
+            .find(|v| v["flow"]["other_port"] == port || v["flow"]["local_port"] == port)
+            .unwrap_or_else(|| panic!("no flow with port {port}"))
+    };
+    let tunnel = |port: u64| start(port)["flow"]["tunnel"].clone();
+    let t = tunnel(2222);
+    assert_eq!(t["type"], "vxlan");
+    assert_eq!(t["id"], 4242);
+    assert_eq!(t["outer_ip_version"], 4);
+    assert_eq!(
+        (t["outer_src_ip"].as_str(), t["outer_dst_ip"].as_str()),
+        (Some("192.0.2.1"), Some("192.0.2.2"))
+    );
+    let t = tunnel(4444);
+    assert_eq!(t["type"], "gtpu");
+    assert_eq!(t["id"], 0x01020304);
+    assert_eq!(
+        (t["outer_src_ip"].as_str(), t["outer_dst_ip"].as_str()),
+        (Some("192.0.2.3"), Some("192.0.2.4"))
+    );
+    let t = tunnel(80);
+    assert_eq!(t["type"], "gre");
+    assert_eq!(t["id"], 77);
+    assert_eq!(
+        (t["outer_src_ip"].as_str(), t["outer_dst_ip"].as_str()),
+        (Some("192.0.2.5"), Some("192.0.2.6"))
+    );
+    // Inner endpoints are the flow's; plain flows carry no tunnel object.
+    assert!(starts
+        .iter()
+        .any(|v| v["flow"]["local_ip"] == "172.16.2.1" || v["flow"]["other_ip"] == "172.16.2.1"));
+    assert!(start(9999)["flow"].get("tunnel").is_none());
+    let icmp_start = starts
+        .iter()
+        .find(|v| v["flow"]["ip_protocol"] == 1)
+        .unwrap();
+    assert!(icmp_start["flow"].get("tunnel").is_none());
+    // Five flows (three inner, the UDP one, the ICMP one holding both errors); every packet counted once.
+    assert_eq!(starts.len(), 5);
+    let purges: Vec<_> = r
+        .records
+        .iter()
+        .filter(|v| v["type"] == "flow_purge")
+        .collect();
+    assert_eq!(purges.len(), 5);
+    let purged: u64 = purges
+        .iter()
+        .map(|v| v["flow"]["total_packets"].as_u64().unwrap())
+        .sum();
+    assert_eq!(purged, frames.len() as u64);
+    assert_eq!(r.summary["packets_unmatched"], 0);
+    let purge_of = |s: &serde_json::Value| {
+        purges
+            .iter()
+            .find(|p| p["flow"]["digest"] == s["flow"]["digest"])
+            .unwrap()
+    };
+    let e = &purge_of(start(9999))["flow"]["flowprobe_icmp_errors"];
+    assert_eq!(
+        (e["count"].as_u64(), e["type"].as_u64(), e["code"].as_u64()),
+        (Some(1), Some(3), Some(3))
+    );
+    assert_eq!(purge_of(start(9999))["flow"]["total_packets"], 1);
+    assert_eq!(purge_of(icmp_start)["flow"]["total_packets"], 2);
+    let with_errors = purges
+        .iter()
+        .filter(|p| p["flow"].get("flowprobe_icmp_errors").is_some())
+        .count();
+    assert_eq!(with_errors, 1, "the unknown quote charged nothing");
+}
+
+#[test]
+fn panicking_worker_ends_the_probe_with_an_error() {
+    let dir = scratch("panic");
+    let (a, b) = (dir.join("a.pcap"), dir.join("b.pcap"));
+    for (p, seed) in [(&a, 21), (&b, 22)] {
+        write_trace(
+            p,
+            TraceConfig {
+                packets: 20_000,
+                seed,
+                ..Default::default()
+            },
+        );
+    }
+    // Test hook: worker 0 panics after 3 bursts; worker 1 is stopped (or ends) and flushes.
+    // Both worker loops: the built-in reader and the pcap vdev (the live-port loop).
+    for reader in ["fast", "vdev"] {
+        let t0 = std::time::Instant::now();
+        let out = std::process::Command::new("timeout")
+            .args([
+                "-s",
+                "KILL",
+                "60",
+                env!("CARGO_BIN_EXE_flowprobe"),
+                "--no-huge",
+            ])
+            .args(["--metrics-listen", "127.0.0.1:0", "--max-flows", "100000"])
+            .args(["--pcap", a.to_str().unwrap(), "--pcap", b.to_str().unwrap()])
+            .args(["--pcap-reader", reader])
+            .env("FLOWPROBE_TEST_PANIC", "0:3")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{reader}: not killed by the timeout: {stderr}"
+        );
+        assert!(t0.elapsed() < std::time::Duration::from_secs(30));
+        assert_eq!(
+            stderr
+                .lines()
+                .filter(|l| l.starts_with("flowprobe: ") && l.contains("worker0 panicked"))
+                .count(),
+            1,
+            "{stderr}"
+        );
+        assert!(!stderr.contains("worker1 panicked"), "{stderr}");
+        // The exporter still drained the healthy worker: its flows have purge records.
+        let purges = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("\"type\":\"flow_purge\""))
+            .count();
+        assert!(purges > 0, "{reader}: stdout had no purge records");
+    }
+}

@@ -9,6 +9,10 @@
 //! `flow.tunnel.{type, id, outer_ip_version, outer_src_ip, outer_dst_ip}`: the outermost tunnel
 //! (`type`: `gre`, `erspan`, `vxlan`, `geneve`, `gtpu`, `ipinip`, `pptp`), its id (GRE key, VNI,
 //! TEID, ERSPAN session) and outer IP endpoints. Absent for plain flows.
+//!
+//! flowprobe extension: a `flow_stats`/`flow_purge` record of a flow that ICMP errors quoted in
+//! the reported segment carries `flow.flowprobe_icmp_errors.{count, type, code}` (count in the
+//! segment, type/code of the last error). Absent when there were none.
 
 use super::json::{hex, ip, mac, tunnel_name};
 use super::localnet::{other_type, LocalNets};
@@ -157,6 +161,13 @@ impl NetifyEncoder {
                         out,
                         "\"tcp\":{{\"resets\":{},\"retrans\":{},\"seq_errors\":{}}},",
                         r.tcp_resets, r.tcp_retrans, r.tcp_seq_errors
+                    );
+                }
+                if r.icmp_errors > 0 {
+                    let _ = write!(
+                        out,
+                        "\"flowprobe_icmp_errors\":{{\"count\":{},\"type\":{},\"code\":{}}},",
+                        r.icmp_errors, r.icmp_error_type, r.icmp_error_code
                     );
                 }
                 let _ = writeln!(

@@ -43,6 +43,22 @@ impl FlowKey {
         )
     }
 
+    /// The key of the packet an ICMP error quotes (same IP version and VLAN as the error; ports
+    /// 0 unless TCP/UDP, as for any key).
+    pub fn quoted(m: &PacketMeta) -> FlowKey {
+        let q = PacketMeta {
+            ip_version: m.ip_version,
+            vlan: m.vlan,
+            proto: m.icmp_inner_proto,
+            src_ip: m.icmp_inner_src_ip,
+            dst_ip: m.icmp_inner_dst_ip,
+            src_port: m.icmp_inner_src_port,
+            dst_port: m.icmp_inner_dst_port,
+            ..PacketMeta::default()
+        };
+        FlowKey::from_meta(&q).0
+    }
+
     /// A fast 64-bit hash of the key: five 8-byte words folded with a multiply-xorshift mixer.
     /// Deterministic (no per-process seed) so shard layouts and benchmarks are reproducible;
     /// an attacker who can choose addresses is bounded by the table's probe limit, not by luck.

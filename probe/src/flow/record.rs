@@ -144,6 +144,11 @@ pub struct FlowRecord {
     pub outer_ip_version: u8,
     pub outer_src_ip: [u8; 16],
     pub outer_dst_ip: [u8; 16],
+    /// ICMP/ICMPv6 errors that quoted a packet of this flow (in this segment; the errors
+    /// themselves are counted in their own ICMP flow), and the type/code of the last one.
+    pub icmp_errors: u32,
+    pub icmp_error_type: u8,
+    pub icmp_error_code: u8,
     /// Active-timeout segment of a long flow: 0 for the first, then 1, 2, ... (orientation kept).
     pub segment: u16,
     /// TSC when the worker handed the record over (exporter lag); 0 outside the DPDK runtime.

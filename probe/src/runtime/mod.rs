@@ -110,15 +110,18 @@ impl Running {
     fn wait(self, eal: Option<&Eal>) -> i32 {
         match (self, eal) {
             (Running::Lcore(l), Some(eal)) => eal.wait(l),
-            (Running::Thread(h), _) => h.join().unwrap_or_else(|e| {
-                let msg = e
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| e.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                eprintln!("flowprobe: thread panicked: {msg}");
-                -1
-            }),
+            (Running::Thread(h), _) => {
+                let name = h.thread().name().unwrap_or("thread").to_string();
+                h.join().unwrap_or_else(|e| {
+                    let msg = e
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| e.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    eprintln!("flowprobe: {name} panicked: {msg}");
+                    -1
+                })
+            }
             (Running::Lcore(_), None) => -1,
         }
     }
@@ -553,6 +556,11 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         if shared.iter().all(|s| s.done.load(Ordering::Acquire)) {
             break;
         }
+        // A panicked worker is done but lost its flows: stop the others (they flush and the
+        // exporter drains what reached the rings) and fail the run instead of running on.
+        if shared.iter().any(|s| s.failed.load(Ordering::Acquire)) {
+            stop.store(true, Ordering::Relaxed);
+        }
         if cfg.duration_ns > 0 && run_start.elapsed().as_nanos() as u64 >= cfg.duration_ns {
             stop.store(true, Ordering::Relaxed);
         }
@@ -562,6 +570,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     while exporter_alive.load(Ordering::Acquire) {
         std::thread::sleep(Duration::from_millis(1));
     }
+    // Each panicked worker's join reports it on one line (`flowprobe: workerN panicked: ...`).
     let mut rc = 0;
     for job in running.into_iter().chain([exporter_job]) {
         if job.wait(eal.as_ref()) != 0 {

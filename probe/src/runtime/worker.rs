@@ -64,8 +64,11 @@ pub struct WorkerReport {
 
 /// State shared with the main lcore and the exporter.
 pub struct WorkerShared {
-    /// Set (Release) after the final records were handed to the ring.
+    /// Set (Release) after the final records were handed to the ring, or when the worker panicked
+    /// (then `failed` is set first).
     pub done: AtomicBool,
+    /// The worker panicked: its flows' records not yet in the ring are lost.
+    pub failed: AtomicBool,
     pub rx_packets: AtomicU64,
     /// The latest published counters (relaxed stores every few hundred bursts; read by main).
     pub slots: [AtomicU64; SNAPSHOT_SLOTS],
@@ -76,6 +79,7 @@ impl Default for WorkerShared {
     fn default() -> Self {
         WorkerShared {
             done: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             rx_packets: AtomicU64::new(0),
             slots: std::array::from_fn(|_| AtomicU64::new(0)),
             report: Mutex::new(None),
@@ -197,11 +201,47 @@ fn snapshot(
     }
 }
 
+/// Test hook, read once per worker at start-up: `FLOWPROBE_TEST_PANIC=WORKER:BURSTS` makes worker
+/// `WORKER` panic after `BURSTS` bursts, to test that a panicking worker ends the probe with an
+/// error instead of hanging it. Costs one integer compare per burst.
+const TEST_PANIC_ENV: &str = "FLOWPROBE_TEST_PANIC";
+
+fn test_panic_at(index: usize) -> u64 {
+    std::env::var(TEST_PANIC_ENV)
+        .ok()
+        .and_then(|v| {
+            let (w, n) = v.split_once(':')?;
+            (w.parse::<usize>().ok()? == index).then(|| n.parse::<u64>().ok())?
+        })
+        .unwrap_or(u64::MAX)
+}
+
+#[inline]
+fn check_test_panic(at: u64, bursts: u64) {
+    if bursts == at {
+        panic!("{TEST_PANIC_ENV}: test panic after {bursts} bursts");
+    }
+}
+
+/// Marks the worker done (and failed) if it unwinds, so that neither the main lcore nor the
+/// exporter waits forever for a worker that will never finish.
+struct PanicGuard(Arc<WorkerShared>);
+
+impl Drop for PanicGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.failed.store(true, Ordering::Release);
+            self.0.done.store(true, Ordering::Release);
+        }
+    }
+}
+
 /// The worker's pipeline (its ring as the output) and what `end` needs, from its arguments.
 fn start(a: &mut WorkerArgs) -> (Pipeline<RingOut>, Ends) {
     let ends = Ends {
         shared: a.shared.clone(),
         ring_capacity: a.ring_capacity,
+        panic_at: test_panic_at(a.index),
     };
     let producer = a
         .producer
@@ -221,6 +261,7 @@ fn start(a: &mut WorkerArgs) -> (Pipeline<RingOut>, Ends) {
 }
 
 pub fn run(mut a: WorkerArgs) -> i32 {
+    let _guard = PanicGuard(a.shared.clone());
     let (mut pipe, ends) = start(&mut a);
     let mut burst: Burst<BURST> = Burst::default();
     let mut backoff = Backoff {
@@ -280,6 +321,7 @@ pub fn run(mut a: WorkerArgs) -> i32 {
         }
         backoff.busy();
         bursts += 1;
+        check_test_panic(ends.panic_at, bursts);
         // One relaxed load per burst: a saturated port never has an empty poll to notice a stop.
         if a.stop.load(Ordering::Relaxed) {
             burst.free();
@@ -332,6 +374,8 @@ pub fn run(mut a: WorkerArgs) -> i32 {
 struct Ends {
     shared: Arc<WorkerShared>,
     ring_capacity: u64,
+    /// Burst count at which the test hook panics (`u64::MAX`: never).
+    panic_at: u64,
 }
 
 /// Flush every flow, publish the final counters and the report, then mark the worker done.
@@ -375,12 +419,13 @@ fn end(
 /// Frame bytes are the captured length, as the net_pcap vdev counts them (`pkt_len`).
 /// Stops at the end of the file, on a read error (reported), or on a stop signal.
 pub fn run_offline(mut a: WorkerArgs, path: std::path::PathBuf) -> i32 {
+    let _guard = PanicGuard(a.shared.clone());
     let t0 = std::time::Instant::now();
     let (mut pipe, ends) = start(&mut a);
     let t_table = t0.elapsed();
     let (bursts, rc) = match a.feed.take() {
-        Some(feed) => replay_classic(&mut a, &mut pipe, feed, &path),
-        None => replay_any(&mut a, &mut pipe, &path),
+        Some(feed) => replay_classic(&mut a, &mut pipe, feed, &path, ends.panic_at),
+        None => replay_any(&mut a, &mut pipe, &path, ends.panic_at),
     };
     let t_replay = t0.elapsed();
     end(pipe, &ends, bursts, 0, None);
@@ -396,8 +441,15 @@ pub fn run_offline(mut a: WorkerArgs, path: std::path::PathBuf) -> i32 {
     rc
 }
 
-/// Publish the progress counters every `PUBLISH_EVERY` bursts.
-fn maybe_publish(a: &WorkerArgs, pipe: &Pipeline<RingOut>, bursts: u64, since: &mut u32) {
+/// Publish the progress counters every `PUBLISH_EVERY` bursts (called once per burst).
+fn maybe_publish(
+    a: &WorkerArgs,
+    pipe: &Pipeline<RingOut>,
+    bursts: u64,
+    since: &mut u32,
+    panic_at: u64,
+) {
+    check_test_panic(panic_at, bursts);
     *since += 1;
     if *since >= PUBLISH_EVERY {
         *since = 0;
@@ -415,6 +467,7 @@ fn replay_classic(
     pipe: &mut Pipeline<RingOut>,
     mut r: crate::pcapfile::ClassicFeed,
     path: &std::path::Path,
+    panic_at: u64,
 ) -> (u64, i32) {
     pipe.set_link(LinkType::from_pcap(r.linktype()));
     let (mut bursts, mut since_publish) = (0u64, 0u32);
@@ -432,7 +485,7 @@ fn replay_classic(
         pipe.batch.stamp = dpdk::rdtsc();
         pipe.burst(&pkts[..n]);
         pipe.tick(pkts[n - 1].2);
-        maybe_publish(a, pipe, bursts, &mut since_publish);
+        maybe_publish(a, pipe, bursts, &mut since_publish, panic_at);
     }
     (bursts, 0)
 }
@@ -442,6 +495,7 @@ fn replay_any(
     a: &mut WorkerArgs,
     pipe: &mut Pipeline<RingOut>,
     path: &std::path::Path,
+    panic_at: u64,
 ) -> (u64, i32) {
     let mut reader = match crate::pcapfile::CaptureReader::open(path) {
         Ok(r) => r,
@@ -509,7 +563,7 @@ fn replay_any(
         if rc != 0 {
             break;
         }
-        maybe_publish(a, pipe, bursts, &mut since_publish);
+        maybe_publish(a, pipe, bursts, &mut since_publish, panic_at);
     }
     (bursts, rc)
 }
