@@ -52,10 +52,9 @@
 //! - `EndReason` (`endConnection` only): `closed`, `expired`, `active`, `evicted`, `shutdown`
 //!   (the same taxonomy as Netify's `flow_purge.reason`).
 
-use super::json::{hex, ip, mac, str_lit};
+use super::json::{hex, ip, lit, mac, num, str_lit};
 use super::localnet::{bytes, parse_cidr, prefix_match, LocalNets};
 use crate::flow::{FlowRecord, RecordKind};
-use std::io::Write;
 
 /// Every field name this encoder may emit; the schema test checks output against it.
 pub const FIELDS: [&str; 36] = [
@@ -260,7 +259,9 @@ impl NetObservEncoder {
             (None, RecordKind::Stats) => "heartbeat",
             (None, RecordKind::End) => "endConnection",
         };
-        let _ = write!(out, "{{\"_RecordType\":\"{rtype}\",\"_HashId\":\"");
+        lit(out, b"{\"_RecordType\":\"");
+        lit(out, rtype.as_bytes());
+        lit(out, b"\",\"_HashId\":\"");
         hex(out, &Self::hash_id(r).to_be_bytes());
         let (bytes, packets, flags) = match dir {
             Some(d) => (
@@ -274,18 +275,23 @@ impl NetObservEncoder {
                 r.dir[0].tcp_flags | r.dir[1].tcp_flags,
             ),
         };
-        let _ = write!(out, "\",\"Bytes\":{bytes},\"Packets\":{packets}");
+        lit(out, b"\",\"Bytes\":");
+        num(out, bytes);
+        lit(out, b",\"Packets\":");
+        num(out, packets);
         if dir.is_none() {
-            let _ = write!(
-                out,
-                ",\"Bytes_AB\":{},\"Bytes_BA\":{},\"Packets_AB\":{},\"Packets_BA\":{},\"IpBytes_AB\":{},\"IpBytes_BA\":{}",
-                r.dir[0].bytes,
-                r.dir[1].bytes,
-                r.dir[0].packets,
-                r.dir[1].packets,
-                r.dir[0].ip_bytes,
-                r.dir[1].ip_bytes
-            );
+            lit(out, b",\"Bytes_AB\":");
+            num(out, r.dir[0].bytes);
+            lit(out, b",\"Bytes_BA\":");
+            num(out, r.dir[1].bytes);
+            lit(out, b",\"Packets_AB\":");
+            num(out, r.dir[0].packets);
+            lit(out, b",\"Packets_BA\":");
+            num(out, r.dir[1].packets);
+            lit(out, b",\"IpBytes_AB\":");
+            num(out, r.dir[0].ip_bytes);
+            lit(out, b",\"IpBytes_BA\":");
+            num(out, r.dir[1].ip_bytes);
         }
         out.extend_from_slice(b",\"SrcAddr\":\"");
         ip(out, v, src_ip);
@@ -297,47 +303,55 @@ impl NetObservEncoder {
         mac(out, &r.dir[1 - s].mac);
         out.push(b'"');
         if matches!(r.proto, 6 | 17 | 132) {
-            let _ = write!(out, ",\"SrcPort\":{src_port},\"DstPort\":{dst_port}");
+            lit(out, b",\"SrcPort\":");
+            num(out, src_port);
+            lit(out, b",\"DstPort\":");
+            num(out, dst_port);
         }
-        let _ = write!(out, ",\"Proto\":{},\"Dscp\":{}", r.proto, r.dir[s].dscp);
+        lit(out, b",\"Proto\":");
+        num(out, r.proto);
+        lit(out, b",\"Dscp\":");
+        num(out, r.dir[s].dscp);
         if r.proto == 6 {
-            let _ = write!(out, ",\"Flags\":{flags}");
+            lit(out, b",\"Flags\":");
+            num(out, flags);
         }
         let src_local = self.local.contains(v, src_ip);
         let dst_local = self.local.contains(v, dst_ip);
-        let _ = write!(
-            out,
-            ",\"FlowDirection\":{},\"IfDirections\":[0],\"Interfaces\":",
-            flow_direction(src_local, dst_local, s == 0)
-        );
+        lit(out, b",\"FlowDirection\":");
+        num(out, flow_direction(src_local, dst_local, s == 0));
+        lit(out, b",\"IfDirections\":[0],\"Interfaces\":");
         out.push(b'[');
         str_lit(out, self.iface(r.port));
         out.push(b']');
         if matches!(r.proto, 1 | 58) {
-            let _ = write!(
-                out,
-                ",\"IcmpType\":{},\"IcmpCode\":{}",
-                r.icmp_type, r.icmp_code
-            );
+            lit(out, b",\"IcmpType\":");
+            num(out, r.icmp_type);
+            lit(out, b",\"IcmpCode\":");
+            num(out, r.icmp_code);
         }
         if r.dns {
-            let _ = write!(
-                out,
-                ",\"DnsId\":{},\"DnsFlags\":{},\"DnsFlagsResponseCode\":\"{}\",\"DnsLatencyMs\":{}",
-                r.dns_id,
-                r.dns_flags,
-                rcode_name(r.dns_flags),
-                r.dns_latency_ms
-            );
+            lit(out, b",\"DnsId\":");
+            num(out, r.dns_id);
+            lit(out, b",\"DnsFlags\":");
+            num(out, r.dns_flags);
+            lit(out, b",\"DnsFlagsResponseCode\":\"");
+            lit(out, rcode_name(r.dns_flags).as_bytes());
+            lit(out, b"\",\"DnsLatencyMs\":");
+            num(out, r.dns_latency_ms);
         }
         let (start, end) = match dir {
             Some(d) => (r.dir[d].first_ms, r.dir[d].last_ms),
             None => (r.first_ms, r.last_ms),
         };
-        let _ = write!(out, ",\"TimeFlowStartMs\":{start},\"TimeFlowEndMs\":{end}");
+        lit(out, b",\"TimeFlowStartMs\":");
+        num(out, start);
+        lit(out, b",\"TimeFlowEndMs\":");
+        num(out, end);
         let rtt = r.rtt_syn_ns as u64 + r.rtt_ack_ns as u64;
         if rtt > 0 {
-            let _ = write!(out, ",\"TimeFlowRttNs\":{rtt}");
+            lit(out, b",\"TimeFlowRttNs\":");
+            num(out, rtt);
         }
         if !self.labels.is_empty() {
             if let Some(l) = self.labels.label(v, src_ip) {
@@ -350,9 +364,13 @@ impl NetObservEncoder {
             }
         }
         if dir.is_none() && r.kind == RecordKind::End {
-            let _ = write!(out, ",\"EndReason\":\"{}\"", r.reason.name());
+            lit(out, b",\"EndReason\":\"");
+            lit(out, r.reason.name().as_bytes());
+            lit(out, b"\"");
         }
-        let _ = writeln!(out, ",\"Duplicate\":false,\"TimeReceived\":{now_s}}}");
+        lit(out, b",\"Duplicate\":false,\"TimeReceived\":");
+        num(out, now_s);
+        lit(out, b"}\n");
     }
 }
 
