@@ -22,10 +22,17 @@ pub(crate) fn boolean(out: &mut Vec<u8>, b: bool) {
 }
 
 pub(crate) fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    let start = out.len();
+    out.resize(start + 2 * bytes.len(), 0);
+    hex_into(&mut out[start..], bytes);
+}
+
+/// Lowercase hex of `bytes` into `dst` (twice as long).
+pub(crate) fn hex_into(dst: &mut [u8], bytes: &[u8]) {
     const H: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(H[(b >> 4) as usize]);
-        out.push(H[(b & 15) as usize]);
+    for (d, b) in dst.chunks_exact_mut(2).zip(bytes) {
+        d[0] = H[(b >> 4) as usize];
+        d[1] = H[(b & 15) as usize];
     }
 }
 

@@ -52,7 +52,7 @@
 //! - `EndReason` (`endConnection` only): `closed`, `expired`, `active`, `evicted`, `shutdown`
 //!   (the same taxonomy as Netify's `flow_purge.reason`).
 
-use super::json::{hex, ip, lit, mac, num, str_lit};
+use super::json::{hex_into, ip, lit, mac, num, str_lit};
 use super::localnet::{bytes, parse_cidr, prefix_match, LocalNets};
 use crate::flow::{FlowRecord, RecordKind};
 
@@ -179,7 +179,23 @@ pub fn flow_direction(src_local: bool, dst_local: bool, src_is_initiator: bool) 
 pub struct NetObservEncoder {
     local: LocalNets,
     labels: SubnetLabels,
-    ifaces: Vec<String>,
+    /// `["NAME"]` per port id, escaped once.
+    ifaces: Vec<Vec<u8>>,
+}
+
+/// What every line of one record shares, computed once per record.
+struct PerRecord<'a> {
+    hash: [u8; 16],
+    /// Initiator, responder.
+    local: [bool; 2],
+    label: [Option<&'a str>; 2],
+}
+
+fn iface_json(name: &str) -> Vec<u8> {
+    let mut v = vec![b'['];
+    str_lit(&mut v, name);
+    v.push(b']');
+    v
 }
 
 fn fnv1a(h: &mut u64, data: &[u8]) {
@@ -194,19 +210,18 @@ impl NetObservEncoder {
         NetObservEncoder {
             local,
             labels,
-            ifaces,
+            ifaces: ifaces.iter().map(|n| iface_json(n)).collect(),
         }
     }
 
     pub fn set_ifaces(&mut self, ifaces: Vec<String>) {
-        self.ifaces = ifaces;
+        self.ifaces = ifaces.iter().map(|n| iface_json(n)).collect();
     }
 
-    fn iface(&self, port: u16) -> &str {
+    fn iface(&self, port: u16) -> &[u8] {
         self.ifaces
             .get(port as usize)
-            .map(String::as_str)
-            .unwrap_or("unknown")
+            .map_or(b"[\"unknown\"]", Vec::as_slice)
     }
 
     /// `_HashId`: the same for every record of one connection (both orientations).
@@ -231,21 +246,41 @@ impl NetObservEncoder {
     /// Append the NetObserv lines for `r` to `out`; returns how many lines (0 to 3).
     /// `now_s` is `TimeReceived`.
     pub fn encode(&self, r: &FlowRecord, now_s: u64, out: &mut Vec<u8>) -> u64 {
+        let v = r.ip_version;
+        let mut hash = [0u8; 16];
+        hex_into(&mut hash, &Self::hash_id(r).to_be_bytes());
+        let labelled = !self.labels.is_empty();
+        let label = |a: &[u8; 16]| labelled.then(|| self.labels.label(v, a)).flatten();
+        let p = PerRecord {
+            hash,
+            local: [
+                self.local.contains(v, &r.init_ip),
+                self.local.contains(v, &r.resp_ip),
+            ],
+            label: [label(&r.init_ip), label(&r.resp_ip)],
+        };
         let mut n = 0;
         if r.kind != RecordKind::Start {
             for d in 0..2 {
                 if r.dir[d].delta_packets > 0 {
-                    self.line(r, Some(d), now_s, out);
+                    self.line(r, &p, Some(d), now_s, out);
                     n += 1;
                 }
             }
         }
-        self.line(r, None, now_s, out);
+        self.line(r, &p, None, now_s, out);
         n + 1
     }
 
     /// One line: a flowLog of direction `dir`, or the conversation record when `None`.
-    fn line(&self, r: &FlowRecord, dir: Option<usize>, now_s: u64, out: &mut Vec<u8>) {
+    fn line(
+        &self,
+        r: &FlowRecord,
+        p: &PerRecord<'_>,
+        dir: Option<usize>,
+        now_s: u64,
+        out: &mut Vec<u8>,
+    ) {
         let s = dir.unwrap_or(0);
         let (src_ip, src_port, dst_ip, dst_port) = if s == 0 {
             (&r.init_ip, r.init_port, &r.resp_ip, r.resp_port)
@@ -262,7 +297,7 @@ impl NetObservEncoder {
         lit(out, b"{\"_RecordType\":\"");
         lit(out, rtype.as_bytes());
         lit(out, b"\",\"_HashId\":\"");
-        hex(out, &Self::hash_id(r).to_be_bytes());
+        lit(out, &p.hash);
         let (bytes, packets, flags) = match dir {
             Some(d) => (
                 r.dir[d].delta_bytes,
@@ -316,14 +351,11 @@ impl NetObservEncoder {
             lit(out, b",\"Flags\":");
             num(out, flags);
         }
-        let src_local = self.local.contains(v, src_ip);
-        let dst_local = self.local.contains(v, dst_ip);
+        let (src_local, dst_local) = (p.local[s], p.local[1 - s]);
         lit(out, b",\"FlowDirection\":");
         num(out, flow_direction(src_local, dst_local, s == 0));
         lit(out, b",\"IfDirections\":[0],\"Interfaces\":");
-        out.push(b'[');
-        str_lit(out, self.iface(r.port));
-        out.push(b']');
+        lit(out, self.iface(r.port));
         if matches!(r.proto, 1 | 58) {
             lit(out, b",\"IcmpType\":");
             num(out, r.icmp_type);
@@ -353,15 +385,13 @@ impl NetObservEncoder {
             lit(out, b",\"TimeFlowRttNs\":");
             num(out, rtt);
         }
-        if !self.labels.is_empty() {
-            if let Some(l) = self.labels.label(v, src_ip) {
-                out.extend_from_slice(b",\"SrcSubnetLabel\":");
-                str_lit(out, l);
-            }
-            if let Some(l) = self.labels.label(v, dst_ip) {
-                out.extend_from_slice(b",\"DstSubnetLabel\":");
-                str_lit(out, l);
-            }
+        if let Some(l) = p.label[s] {
+            out.extend_from_slice(b",\"SrcSubnetLabel\":");
+            str_lit(out, l);
+        }
+        if let Some(l) = p.label[1 - s] {
+            out.extend_from_slice(b",\"DstSubnetLabel\":");
+            str_lit(out, l);
         }
         if dir.is_none() && r.kind == RecordKind::End {
             lit(out, b",\"EndReason\":\"");
