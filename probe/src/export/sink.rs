@@ -295,54 +295,83 @@ struct Housekeeper {
     ready: Arc<AtomicBool>,
     /// Lines held while `ready` is false.
     held: Vec<u8>,
-    /// A write-back request; full means one is pending (dropped, never waited for).
-    tx: Option<mpsc::SyncSender<()>>,
+    truncation: Option<std::thread::JoinHandle<()>>,
+    /// The write-back thread, started by the first request from the exporter's thread so it
+    /// inherits the exporter's CPU (never a worker's). A full channel means a request is pending
+    /// (dropped, never waited for).
+    sync: Option<(mpsc::SyncSender<()>, std::thread::JoinHandle<()>)>,
+    file: File,
     since_sync: u64,
-    /// The helper's first error (truncation or write-back), reported at close.
+    /// The helpers' first error (truncation or write-back), reported at close.
     error: Arc<Mutex<Option<io::Error>>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn note(e: &Mutex<Option<io::Error>>, x: io::Error) {
+    if let Ok(mut g) = e.lock() {
+        g.get_or_insert(x);
+    }
 }
 
 impl Housekeeper {
     fn start(f: &File) -> io::Result<Housekeeper> {
-        let f = f.try_clone()?;
+        let t = f.try_clone()?;
         let ready = Arc::new(AtomicBool::new(false));
         let error = Arc::new(Mutex::new(None));
-        let (tx, rx) = mpsc::sync_channel::<()>(1);
         let (r, e) = (ready.clone(), error.clone());
-        let note = move |x: io::Error| {
-            if let Ok(mut g) = e.lock() {
-                g.get_or_insert(x);
-            }
-        };
-        let thread = std::thread::Builder::new()
-            .name("output-sync".into())
+        let truncation = std::thread::Builder::new()
+            .name("output-trunc".into())
             .spawn(move || {
-                if let Err(x) = f.set_len(0) {
-                    note(x);
+                if let Err(x) = t.set_len(0) {
+                    note(&e, x);
                 }
                 r.store(true, Ordering::Release);
-                while rx.recv().is_ok() {
-                    if let Err(x) = f.sync_data() {
-                        note(x);
-                    }
-                }
             })?;
         Ok(Housekeeper {
             ready,
             held: Vec::new(),
-            tx: Some(tx),
+            truncation: Some(truncation),
+            sync: None,
+            file: f.try_clone()?,
             since_sync: 0,
             error,
-            thread: Some(thread),
         })
     }
 
-    /// Stop the helper (after its truncation and any write-back in progress).
+    /// Ask for a write-back of what the file holds so far.
+    fn request_sync(&mut self) {
+        if self.sync.is_none() {
+            let (tx, rx) = mpsc::sync_channel::<()>(1);
+            let (f, e) = (self.file.try_clone(), self.error.clone());
+            let spawned = f.and_then(|f| {
+                std::thread::Builder::new()
+                    .name("output-sync".into())
+                    .spawn(move || {
+                        while rx.recv().is_ok() {
+                            if let Err(x) = f.sync_data() {
+                                note(&e, x);
+                            }
+                        }
+                    })
+            });
+            match spawned {
+                Ok(h) => self.sync = Some((tx, h)),
+                // No early write-back: the fsync at stop does it all.
+                Err(_) => return,
+            }
+        }
+        if let Some((tx, _)) = &self.sync {
+            let _ = tx.try_send(());
+        }
+    }
+
+    /// Stop the helpers (after the truncation and any write-back in progress).
     fn finish(&mut self) -> io::Result<()> {
-        self.tx = None;
-        if let Some(t) = self.thread.take() {
+        if let Some(t) = self.truncation.take() {
             let _ = t.join();
+        }
+        if let Some((tx, h)) = self.sync.take() {
+            drop(tx);
+            let _ = h.join();
         }
         self.ready.store(true, Ordering::Release);
         match self.error.lock().ok().and_then(|mut g| g.take()) {
@@ -373,9 +402,7 @@ impl FileSink {
             h.since_sync = 0;
             // Push the buffered bytes to the kernel so the write-back covers them.
             self.w.flush()?;
-            if let Some(tx) = &h.tx {
-                let _ = tx.try_send(());
-            }
+            h.request_sync();
         }
         Ok(())
     }
