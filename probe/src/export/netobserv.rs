@@ -53,7 +53,7 @@
 //!   (the same taxonomy as Netify's `flow_purge.reason`).
 
 use super::json::{hex_into, ip, lit, mac, num, str_lit};
-use super::localnet::{bytes, parse_cidr, prefix_match, LocalNets};
+use super::localnet::{bytes, parse_cidr, prefix, prefix_match, LocalNets, Prefix};
 use crate::flow::{FlowRecord, RecordKind};
 
 /// Every field name this encoder may emit; the schema test checks output against it.
@@ -111,7 +111,7 @@ pub const ADDED_FIELDS: [&str; 7] = [
 /// `--subnet-label CIDR=NAME` prefixes; the longest matching prefix names an address.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SubnetLabels {
-    nets: Vec<(u8, [u8; 16], u8, String)>,
+    nets: Vec<(Prefix, u8, String)>,
 }
 
 impl SubnetLabels {
@@ -128,10 +128,10 @@ impl SubnetLabels {
             }
             let (addr, len) = parse_cidr(cidr)?;
             let (v, b) = bytes(addr);
-            nets.push((v, b, len, name.to_string()));
+            nets.push((prefix(v, &b, len), len, name.to_string()));
         }
         // Longest prefix first: the first match is the most specific.
-        nets.sort_by_key(|n| std::cmp::Reverse(n.2));
+        nets.sort_by_key(|n| std::cmp::Reverse(n.1));
         Ok(SubnetLabels { nets })
     }
 
@@ -140,10 +140,11 @@ impl SubnetLabels {
     }
 
     pub fn label(&self, version: u8, a: &[u8; 16]) -> Option<&str> {
+        let a = u128::from_be_bytes(*a);
         self.nets
             .iter()
-            .find(|(v, net, len, _)| *v == version && prefix_match(a, net, *len))
-            .map(|n| n.3.as_str())
+            .find(|n| prefix_match(&n.0, version, a))
+            .map(|n| n.2.as_str())
     }
 }
 
