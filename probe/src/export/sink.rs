@@ -279,8 +279,11 @@ struct FileSink {
     size: u64,
     rotate_size: u64,
     keep: u32,
-    /// Non-rotating files: truncation and early write-back on a helper thread.
+    /// Non-rotating regular files: truncation and early write-back on a helper thread.
     house: Option<Housekeeper>,
+    /// A regular file (not `/dev/null`, a FIFO, a terminal): only those are truncated and
+    /// fsynced (fsync fails with EINVAL on the others, which made `--output /dev/null` exit 1).
+    regular: bool,
 }
 
 /// Write-back started every this many bytes, so the fsync at stop has little left to do.
@@ -313,23 +316,30 @@ fn note(e: &Mutex<Option<io::Error>>, x: io::Error) {
 }
 
 impl Housekeeper {
-    fn start(f: &File) -> io::Result<Housekeeper> {
-        let t = f.try_clone()?;
-        let ready = Arc::new(AtomicBool::new(false));
+    /// `truncate`: the file has previous content to remove.
+    fn start(f: &File, truncate: bool) -> io::Result<Housekeeper> {
+        let ready = Arc::new(AtomicBool::new(!truncate));
         let error = Arc::new(Mutex::new(None));
-        let (r, e) = (ready.clone(), error.clone());
-        let truncation = std::thread::Builder::new()
-            .name("output-trunc".into())
-            .spawn(move || {
-                if let Err(x) = t.set_len(0) {
-                    note(&e, x);
-                }
-                r.store(true, Ordering::Release);
-            })?;
+        let truncation = if truncate {
+            let t = f.try_clone()?;
+            let (r, e) = (ready.clone(), error.clone());
+            Some(
+                std::thread::Builder::new()
+                    .name("output-trunc".into())
+                    .spawn(move || {
+                        if let Err(x) = t.set_len(0) {
+                            note(&e, x);
+                        }
+                        r.store(true, Ordering::Release);
+                    })?,
+            )
+        } else {
+            None
+        };
         Ok(Housekeeper {
             ready,
             held: Vec::new(),
-            truncation: Some(truncation),
+            truncation,
             sync: None,
             file: f.try_clone()?,
             since_sync: 0,
@@ -423,7 +433,9 @@ impl FileSink {
             self.w.write_all(&held)?;
         }
         self.w.flush()?;
-        self.w.get_ref().sync_all()?;
+        if self.regular {
+            self.w.get_ref().sync_all()?;
+        }
         r
     }
 
@@ -513,7 +525,13 @@ impl Sink {
                             format!("cannot create output {}: {e}", p.display()),
                         )
                     })?;
-                let house = Some(Housekeeper::start(&f)?);
+                let m = f.metadata()?;
+                let regular = m.file_type().is_file();
+                let house = if regular {
+                    Some(Housekeeper::start(&f, m.len() > 0)?)
+                } else {
+                    None
+                };
                 SinkKind::File(FileSink {
                     w: BufWriter::with_capacity(1 << 20, f),
                     path: p.clone(),
@@ -521,6 +539,7 @@ impl Sink {
                     rotate_size: 0,
                     keep: opts.rotate_keep,
                     house,
+                    regular,
                 })
             }
             Target::File(p) => SinkKind::File(FileSink {
@@ -530,6 +549,7 @@ impl Sink {
                 rotate_size: opts.rotate_size,
                 keep: opts.rotate_keep,
                 house: None,
+                regular: true,
             }),
             Target::Tcp(_) | Target::Unix(_) => SinkKind::Socket(SocketSink::start(
                 spec.target.clone(),
@@ -860,6 +880,19 @@ mod tests {
             "exactly the new lines"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn dev_null_output_has_no_errors() {
+        let spec = OutputSpec {
+            format: Format::Netify,
+            target: Target::File("/dev/null".into()),
+        };
+        let mut s = Sink::open_spec(&spec, &SinkOptions::default()).unwrap();
+        s.write(&b"{}\n".repeat(4 << 20), 4 << 20);
+        s.close();
+        let r = s.report();
+        assert_eq!((r.records, r.errors, r.last_error), (4 << 20, 0, None));
     }
 
     #[test]
