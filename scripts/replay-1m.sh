@@ -10,7 +10,8 @@ mkdir -p "$dir"
 cargo build --release -q -p flowprobe -p flowprobe-bench
 ./target/release/gentrace --packets "$n" --flows "$flows" --seed 42 --out "$dir/trace.pcap" --truth "$dir/truth.json"
 start=$(date +%s.%N)
-FLOWPROBE_DEBUG=1 ./target/release/flowprobe --pcap "$dir/trace.pcap" --metrics-listen off --output "$dir/records.json" "${@:3}" 2>"$dir/stderr.txt"
+# Metrics on as by default, on a free port (METRICS_LISTEN=off to measure without).
+FLOWPROBE_DEBUG=1 ./target/release/flowprobe --pcap "$dir/trace.pcap" --metrics-listen "${METRICS_LISTEN:-127.0.0.1:0}" --output "$dir/records.json" "${@:3}" 2>"$dir/stderr.txt"
 end=$(date +%s.%N)
 python3 - "$dir" "$start" "$end" <<'PY'
 import json, sys

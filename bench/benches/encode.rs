@@ -38,6 +38,30 @@ fn encode(c: &mut Criterion) {
             out.len()
         })
     });
+    let mut start = r;
+    start.kind = RecordKind::Start;
+    g.bench_function("netify_start", |b| {
+        b.iter(|| {
+            out.clear();
+            enc.encode(std::hint::black_box(&start), &mut out);
+            out.len()
+        })
+    });
+    // The SHA-1 flow digest alone (part of every Netify record).
+    g.bench_function("netify_digest", |b| {
+        b.iter(|| {
+            out.clear();
+            enc.digest(std::hint::black_box(&r), &mut out);
+            out.len()
+        })
+    });
+    g.bench_function("netobserv_start_1_line", |b| {
+        b.iter(|| {
+            out.clear();
+            nob.encode(std::hint::black_box(&start), 1_767_225_600, &mut out);
+            out.len()
+        })
+    });
     // One End record with traffic both ways: two flowLogs and the endConnection.
     g.bench_function("netobserv_purge_3_lines", |b| {
         b.iter(|| {

@@ -9,12 +9,14 @@
 
 use crate::flow::{EndReason, RecordKind};
 use crate::pipeline::{unmatched_reason_name, UNMATCHED_REASONS};
-use metrics::{counter, gauge, Counter, Gauge, Histogram};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics::{
+    counter, gauge, Counter, Gauge, Histogram, Key, KeyName, Metadata, SharedString, Unit,
+};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const PREFIX: &str = "flowprobe_";
@@ -29,38 +31,239 @@ pub const BYTE_BUCKETS: [f64; 10] = [
 ];
 pub const LAG_BUCKETS: [f64; 10] = [1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1.0];
 
-/// Install the global recorder (once per process) and return the handle that renders it.
-pub fn install() -> Result<PrometheusHandle, String> {
-    let b = PrometheusBuilder::new()
-        .set_buckets_for_metric(
-            Matcher::Full(format!("{PREFIX}flow_duration_seconds")),
-            &DURATION_BUCKETS,
+/// Histogram buckets of a metric by name; other histograms get Prometheus' default buckets.
+fn buckets_for(name: &str) -> &'static [f64] {
+    const DEFAULT: [f64; 11] = [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+    match name {
+        "flowprobe_flow_duration_seconds" => &DURATION_BUCKETS,
+        "flowprobe_flow_packets" => &PACKET_BUCKETS,
+        "flowprobe_flow_bytes" => &BYTE_BUCKETS,
+        "flowprobe_exporter_lag_seconds" => &LAG_BUCKETS,
+        _ => &DEFAULT,
+    }
+}
+
+/// A fixed-bucket histogram: a record is a bucket search and three atomic updates, nothing is
+/// kept per sample (so nothing grows between scrapes) and no clock is read.
+struct BucketHistogram {
+    bounds: &'static [f64],
+    /// Per bucket (not cumulative), the last one is +Inf.
+    counts: Vec<AtomicU64>,
+    /// f64 bits.
+    sum: AtomicU64,
+}
+
+impl BucketHistogram {
+    fn new(bounds: &'static [f64]) -> Self {
+        BucketHistogram {
+            bounds,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum: AtomicU64::new(0f64.to_bits()),
+        }
+    }
+}
+
+impl metrics::HistogramFn for BucketHistogram {
+    fn record(&self, v: f64) {
+        // `le` buckets: the first bound >= v.
+        let i = self.bounds.partition_point(|&b| b < v);
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        let _ = self
+            .sum
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+                Some((f64::from_bits(s) + v).to_bits())
+            });
+    }
+}
+
+#[derive(Default)]
+struct Registry {
+    counters: HashMap<Key, Arc<AtomicU64>>,
+    /// f64 bits (`metrics`' `GaugeFn` for `AtomicU64`).
+    gauges: HashMap<Key, Arc<AtomicU64>>,
+    histograms: HashMap<Key, Arc<BucketHistogram>>,
+    help: HashMap<String, String>,
+}
+
+/// One series' value at render time.
+enum Series<'a> {
+    Counter(u64),
+    Gauge(f64),
+    Histogram(&'a BucketHistogram),
+}
+/// A metric name's type and its series (label text, value).
+type Family<'a> = (&'static str, Vec<(String, Series<'a>)>);
+
+/// The process's metrics recorder and the handle that renders it (Prometheus text format 0.0.4).
+///
+/// Our own rather than metrics-exporter-prometheus's: building that one calibrates quanta's TSC
+/// clock by spinning for up to 200 ms (140 ms seen on this VM, longer than a 1M-packet replay), its
+/// histograms read that clock and keep every sample until a scrape (unbounded without one), and
+/// flowprobe needs only counters, gauges and fixed-bucket histograms.
+#[derive(Clone, Default)]
+pub struct MetricsHandle {
+    reg: Arc<Mutex<Registry>>,
+}
+
+impl MetricsHandle {
+    fn reg(&self) -> std::sync::MutexGuard<'_, Registry> {
+        self.reg.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every metric in the Prometheus text exposition format, grouped by name in name order.
+    pub fn render(&self) -> String {
+        let reg = self.reg();
+        let mut by_name: BTreeMap<&str, Family> = BTreeMap::new();
+        for (k, c) in &reg.counters {
+            by_name
+                .entry(k.name())
+                .or_insert(("counter", Vec::new()))
+                .1
+                .push((labels(k), Series::Counter(c.load(Ordering::Relaxed))));
+        }
+        for (k, g) in &reg.gauges {
+            by_name
+                .entry(k.name())
+                .or_insert(("gauge", Vec::new()))
+                .1
+                .push((
+                    labels(k),
+                    Series::Gauge(f64::from_bits(g.load(Ordering::Relaxed))),
+                ));
+        }
+        for (k, h) in &reg.histograms {
+            by_name
+                .entry(k.name())
+                .or_insert(("histogram", Vec::new()))
+                .1
+                .push((labels(k), Series::Histogram(h)));
+        }
+        let mut out = String::with_capacity(16 * 1024);
+        for (name, (ty, mut series)) in by_name {
+            series.sort_by(|a, b| a.0.cmp(&b.0));
+            if let Some(h) = reg.help.get(name) {
+                let h = h.replace('\\', "\\\\").replace('\n', "\\n");
+                out.push_str(&format!("# HELP {name} {h}\n"));
+            }
+            out.push_str(&format!("# TYPE {name} {ty}\n"));
+            for (l, s) in series {
+                let braces = |l: &str| {
+                    if l.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{{{l}}}")
+                    }
+                };
+                match s {
+                    Series::Counter(v) => out.push_str(&format!("{name}{} {v}\n", braces(&l))),
+                    Series::Gauge(v) => {
+                        out.push_str(&format!("{name}{} {}\n", braces(&l), float(v)))
+                    }
+                    Series::Histogram(h) => {
+                        let sep = if l.is_empty() { "" } else { "," };
+                        let mut cum = 0u64;
+                        for (i, c) in h.counts.iter().enumerate() {
+                            cum += c.load(Ordering::Relaxed);
+                            let le = h.bounds.get(i).map_or("+Inf".to_string(), |&b| float(b));
+                            out.push_str(&format!("{name}_bucket{{{l}{sep}le=\"{le}\"}} {cum}\n"));
+                        }
+                        let sum = f64::from_bits(h.sum.load(Ordering::Relaxed));
+                        out.push_str(&format!("{name}_sum{} {}\n", braces(&l), float(sum)));
+                        out.push_str(&format!("{name}_count{} {cum}\n", braces(&l)));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `a="x",b="y"` with the exposition format's escapes.
+fn labels(k: &Key) -> String {
+    let mut s = String::new();
+    for (i, l) in k.labels().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let v = l
+            .value()
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        s.push_str(&format!("{}=\"{v}\"", l.key()));
+    }
+    s
+}
+
+fn float(v: f64) -> String {
+    if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        v.to_string()
+    }
+}
+
+struct Recorder(MetricsHandle);
+
+impl Recorder {
+    fn describe(&self, key: KeyName, help: SharedString) {
+        self.0
+            .reg()
+            .help
+            .entry(key.as_str().to_string())
+            .or_insert_with(|| help.to_string());
+    }
+}
+
+impl metrics::Recorder for Recorder {
+    fn describe_counter(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
+        self.describe(key, help)
+    }
+    fn describe_gauge(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
+        self.describe(key, help)
+    }
+    fn describe_histogram(&self, key: KeyName, _: Option<Unit>, help: SharedString) {
+        self.describe(key, help)
+    }
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        let mut reg = self.0.reg();
+        Counter::from_arc(reg.counters.entry(key.clone()).or_default().clone())
+    }
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        let mut reg = self.0.reg();
+        Gauge::from_arc(
+            reg.gauges
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(AtomicU64::new(0f64.to_bits())))
+                .clone(),
         )
-        .and_then(|b| {
-            b.set_buckets_for_metric(
-                Matcher::Full(format!("{PREFIX}flow_packets")),
-                &PACKET_BUCKETS,
-            )
-        })
-        .and_then(|b| {
-            b.set_buckets_for_metric(Matcher::Full(format!("{PREFIX}flow_bytes")), &BYTE_BUCKETS)
-        })
-        .and_then(|b| {
-            b.set_buckets_for_metric(
-                Matcher::Full(format!("{PREFIX}exporter_lag_seconds")),
-                &LAG_BUCKETS,
-            )
-        })
-        .map_err(|e| format!("metrics buckets: {e}"))?;
-    let rec = b.build_recorder();
-    let handle = rec.handle();
-    metrics::set_global_recorder(rec).map_err(|e| format!("metrics recorder: {e}"))?;
+    }
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        let mut reg = self.0.reg();
+        Histogram::from_arc(
+            reg.histograms
+                .entry(key.clone())
+                .or_insert_with(|| Arc::new(BucketHistogram::new(buckets_for(key.name()))))
+                .clone(),
+        )
+    }
+}
+
+/// Install the global recorder (once per process) and return the handle that renders it.
+pub fn install() -> Result<MetricsHandle, String> {
+    let handle = MetricsHandle::default();
+    metrics::set_global_recorder(Recorder(handle.clone()))
+        .map_err(|e| format!("metrics recorder: {e}"))?;
     describe();
     Ok(handle)
 }
 
 fn describe() {
-    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
     describe_counter!(
         "flowprobe_flows_created_total",
         "Flows created, by L4 protocol (tcp, udp, other)."
@@ -214,7 +417,7 @@ fn describe() {
 /// One short request per connection; nothing here runs on an lcore.
 pub fn serve(
     addr: SocketAddr,
-    handle: PrometheusHandle,
+    handle: MetricsHandle,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<SocketAddr> {
     let l = TcpListener::bind(addr)?;
@@ -241,7 +444,7 @@ pub fn serve(
     Ok(local)
 }
 
-fn answer(s: std::net::TcpStream, handle: &PrometheusHandle) -> std::io::Result<()> {
+fn answer(s: std::net::TcpStream, handle: &MetricsHandle) -> std::io::Result<()> {
     let mut r = BufReader::new(s.try_clone()?);
     let mut line = String::new();
     r.read_line(&mut line)?;
@@ -488,7 +691,8 @@ impl Publisher {
     }
 }
 
-/// Exporter-side metric handles: fed per record by the exporter lcore (never by a worker).
+/// Exporter-side metric handles: fed by the exporter lcore (never by a worker). Counter deltas
+/// are summed per drained batch (`flush`), not added per record.
 pub struct ExporterMetrics {
     pub bytes_initiator: Counter,
     pub bytes_responder: Counter,
@@ -498,6 +702,8 @@ pub struct ExporterMetrics {
     pub retrans: Counter,
     pub ooo: Counter,
     pub lag: Histogram,
+    /// Not yet added: initiator bytes, responder bytes, retransmissions, out-of-order segments.
+    pending: [u64; 4],
 }
 
 impl ExporterMetrics {
@@ -511,23 +717,41 @@ impl ExporterMetrics {
             retrans: counter!("flowprobe_anomalies_total", "kind" => "retransmission"),
             ooo: counter!("flowprobe_anomalies_total", "kind" => "ooo_segment"),
             lag: metrics::histogram!("flowprobe_exporter_lag_seconds"),
+            pending: [0; 4],
         }
     }
 
     /// Account one record: byte deltas by side, and for end records the flow histograms.
-    pub fn record(&self, r: &crate::flow::FlowRecord) {
+    /// Counters reach the registry at the next `flush`.
+    #[inline]
+    pub fn record(&mut self, r: &crate::flow::FlowRecord) {
         if r.kind == RecordKind::Start {
             return;
         }
-        self.bytes_initiator.increment(r.dir[0].delta_bytes);
-        self.bytes_responder.increment(r.dir[1].delta_bytes);
+        self.pending[0] += r.dir[0].delta_bytes;
+        self.pending[1] += r.dir[1].delta_bytes;
         if r.kind == RecordKind::End {
             let d = r.last_ms.saturating_sub(r.first_ms) as f64 / 1000.0;
             self.duration.record(d);
             self.packets.record(r.total_packets() as f64);
             self.bytes.record(r.total_bytes() as f64);
-            self.retrans.increment(r.tcp_retrans as u64);
-            self.ooo.increment(r.tcp_seq_errors as u64);
+            self.pending[2] += r.tcp_retrans as u64;
+            self.pending[3] += r.tcp_seq_errors as u64;
+        }
+    }
+
+    /// Add the counters summed since the last call (once per drained batch).
+    pub fn flush(&mut self) {
+        let [i, r, t, o] = std::mem::take(&mut self.pending);
+        for (c, v) in [
+            (&self.bytes_initiator, i),
+            (&self.bytes_responder, r),
+            (&self.retrans, t),
+            (&self.ooo, o),
+        ] {
+            if v > 0 {
+                c.increment(v);
+            }
         }
     }
 }
@@ -637,6 +861,53 @@ impl WorkerSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn render_exposition_format() {
+        let h = MetricsHandle::default();
+        let rec = Recorder(h.clone());
+        metrics::with_local_recorder(&rec, || {
+            metrics::describe_counter!("flowprobe_x_total", "Xs seen.\nSecond line.");
+            counter!("flowprobe_x_total", "sink" => "a\"b\\c").increment(3);
+            counter!("flowprobe_x_total", "sink" => "a\"b\\c").absolute(7);
+            counter!("flowprobe_x_total", "sink" => "plain").increment(1);
+            gauge!("flowprobe_g").set(0.25);
+            let p = metrics::histogram!("flowprobe_flow_packets");
+            for v in [1.0, 1.0, 3.0, 1e9] {
+                p.record(v);
+            }
+        });
+        let text = h.render();
+        let expect = [
+            "# HELP flowprobe_x_total Xs seen.\\nSecond line.",
+            "# TYPE flowprobe_x_total counter",
+            "flowprobe_x_total{sink=\"a\\\"b\\\\c\"} 7",
+            "flowprobe_x_total{sink=\"plain\"} 1",
+            "# TYPE flowprobe_g gauge",
+            "flowprobe_g 0.25",
+            "# TYPE flowprobe_flow_packets histogram",
+            "flowprobe_flow_packets_bucket{le=\"1\"} 2",
+            "flowprobe_flow_packets_bucket{le=\"2\"} 2",
+            "flowprobe_flow_packets_bucket{le=\"4\"} 3",
+            "flowprobe_flow_packets_bucket{le=\"100000\"} 3",
+            "flowprobe_flow_packets_bucket{le=\"+Inf\"} 4",
+            "flowprobe_flow_packets_sum 1000000005",
+            "flowprobe_flow_packets_count 4",
+        ];
+        for l in expect {
+            assert!(text.lines().any(|x| x == l), "missing {l:?} in\n{text}");
+        }
+        // Families are contiguous and sorted by name.
+        let types: Vec<_> = text.lines().filter(|l| l.starts_with("# TYPE")).collect();
+        assert_eq!(
+            types,
+            [
+                "# TYPE flowprobe_flow_packets histogram",
+                "# TYPE flowprobe_g gauge",
+                "# TYPE flowprobe_x_total counter"
+            ]
+        );
+    }
 
     #[test]
     fn snapshot_slots_round_trip() {

@@ -153,3 +153,36 @@ fn malformed_kafka_output_is_one_clear_error() {
     assert!(error_line(&err).contains("no.such.property"), "{err}");
     assert!(!err.contains("EAL"), "fails before EAL starts: {err}");
 }
+
+#[test]
+fn format_prefix_on_an_ipfix_output_is_one_clear_error() {
+    // Before: taken as a file path (`netify:ipfix+udp:/...`), failing or writing JSON to a file.
+    for spec in [
+        "netify:ipfix+udp://127.0.0.1:4739",
+        "netobserv:ipfix+tcp://127.0.0.1:4739",
+    ] {
+        let (code, err) = fail(&["--null", "--output", spec]);
+        assert_eq!(code, 1, "{spec}: {err}");
+        let l = error_line(&err);
+        assert!(
+            l.contains(spec) && l.contains("IPFIX has its own record format"),
+            "{l}"
+        );
+        assert!(!err.contains("EAL"), "fails before EAL starts: {err}");
+    }
+}
+
+/// A format prefix on a kafka:// output selects the format (the spec is not taken as a path): an
+/// unknown producer property fails when the producer is created, which only a kafka sink does.
+#[test]
+fn format_prefix_on_a_kafka_output_is_a_kafka_output() {
+    let (code, err) = fail(&[
+        "--null",
+        "--output",
+        "netobserv:kafka://127.0.0.1:9/flows",
+        "--kafka-opt",
+        "no.such.property=1",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(error_line(&err).contains("no.such.property"), "{err}");
+}

@@ -14,10 +14,9 @@
 //! the reported segment carries `flow.flowprobe_icmp_errors.{count, type, code}` (count in the
 //! segment, type/code of the last error). Absent when there were none.
 
-use super::json::{hex, ip, mac, tunnel_name};
+use super::json::{boolean, hex, ip, lit, mac, num, tunnel_name};
 use super::localnet::{other_type, LocalNets};
 use crate::flow::{FlowRecord, RecordKind};
-use std::io::Write;
 
 pub struct NetifyEncoder {
     local: LocalNets,
@@ -87,95 +86,108 @@ impl NetifyEncoder {
                 (&r.resp_ip, r.resp_port)
             }
         };
-        let _ = write!(
-            out,
-            "{{\"type\":\"{}\",\"interface\":\"{}\",\"internal\":{},",
-            r.kind.name(),
-            self.iface(r.port),
-            s.internal
-        );
+        lit(out, b"{\"type\":\"");
+        lit(out, r.kind.name().as_bytes());
+        lit(out, b"\",\"interface\":\"");
+        lit(out, self.iface(r.port).as_bytes());
+        lit(out, b"\",\"internal\":");
+        boolean(out, s.internal);
+        lit(out, b",");
         if r.kind == RecordKind::End {
-            let _ = write!(out, "\"reason\":\"{}\",", r.reason.name());
+            lit(out, b"\"reason\":\"");
+            lit(out, r.reason.name().as_bytes());
+            lit(out, b"\",");
         }
-        out.extend_from_slice(b"\"flow\":{\"digest\":\"");
+        lit(out, b"\"flow\":{\"digest\":\"");
         self.digest(r, out);
-        out.extend_from_slice(b"\",\"digest_prev\":[],");
+        lit(out, b"\",\"digest_prev\":[],");
         match r.kind {
             RecordKind::Start => {
                 let (lip, lport) = ep(l);
                 let (oip, oport) = ep(o);
-                let _ = write!(
-                    out,
-                    "\"ip_version\":{},\"ip_protocol\":{},\"vlan_id\":{},\"local_origin\":{},\"local_ip\":\"",
-                    r.ip_version,
-                    r.proto,
-                    r.vlan,
-                    l == 0,
-                );
+                lit(out, b"\"ip_version\":");
+                num(out, r.ip_version);
+                lit(out, b",\"ip_protocol\":");
+                num(out, r.proto);
+                lit(out, b",\"vlan_id\":");
+                num(out, r.vlan);
+                lit(out, b",\"local_origin\":");
+                boolean(out, l == 0);
+                lit(out, b",\"local_ip\":\"");
                 ip(out, r.ip_version, lip);
-                out.extend_from_slice(b"\",\"local_mac\":\"");
+                lit(out, b"\",\"local_mac\":\"");
                 mac(out, &r.dir[l].mac);
-                let _ = write!(out, "\",\"local_port\":{lport},\"other_ip\":\"");
+                lit(out, b"\",\"local_port\":");
+                num(out, lport);
+                lit(out, b",\"other_ip\":\"");
                 ip(out, r.ip_version, oip);
-                out.extend_from_slice(b"\",\"other_mac\":\"");
+                lit(out, b"\",\"other_mac\":\"");
                 mac(out, &r.dir[o].mac);
-                let _ = write!(
-                    out,
-                    "\",\"other_port\":{},\"other_type\":\"{}\",\"first_seen_at\":{},\"last_seen_at\":{}",
-                    oport,
-                    other_type(&self.local, r.ip_version, oip),
-                    r.first_ms,
-                    r.last_ms
-                );
+                lit(out, b"\",\"other_port\":");
+                num(out, oport);
+                lit(out, b",\"other_type\":\"");
+                lit(out, other_type(&self.local, r.ip_version, oip).as_bytes());
+                lit(out, b"\",\"first_seen_at\":");
+                num(out, r.first_ms);
+                lit(out, b",\"last_seen_at\":");
+                num(out, r.last_ms);
                 if r.tunnel != crate::parse::Tunnel::None {
-                    out.extend_from_slice(b",\"tunnel\":{\"type\":\"");
+                    lit(out, b",\"tunnel\":{\"type\":\"");
                     tunnel_name(out, r.tunnel);
-                    let _ = write!(
-                        out,
-                        "\",\"id\":{},\"outer_ip_version\":{},\"outer_src_ip\":\"",
-                        r.tunnel_id, r.outer_ip_version
-                    );
+                    lit(out, b"\",\"id\":");
+                    num(out, r.tunnel_id);
+                    lit(out, b",\"outer_ip_version\":");
+                    num(out, r.outer_ip_version);
+                    lit(out, b",\"outer_src_ip\":\"");
                     ip(out, r.outer_ip_version, &r.outer_src_ip);
-                    out.extend_from_slice(b"\",\"outer_dst_ip\":\"");
+                    lit(out, b"\",\"outer_dst_ip\":\"");
                     ip(out, r.outer_ip_version, &r.outer_dst_ip);
-                    out.extend_from_slice(b"\"}");
+                    lit(out, b"\"}");
                 }
-                out.extend_from_slice(b"}}\n");
+                lit(out, b"}}\n");
             }
             RecordKind::Stats | RecordKind::End => {
                 let (ld, od) = (&r.dir[l], &r.dir[o]);
-                let _ = write!(
-                    out,
-                    "\"detection_packets\":{},\"last_seen_at\":{},\"local_bytes\":{},\"local_packets\":{},\"local_rate\":{},\"other_bytes\":{},\"other_packets\":{},\"other_rate\":{},",
-                    r.detection_packets,
-                    r.last_ms,
-                    ld.delta_bytes,
-                    ld.delta_packets,
-                    ld.rate,
-                    od.delta_bytes,
-                    od.delta_packets,
-                    od.rate
-                );
+                lit(out, b"\"detection_packets\":");
+                num(out, r.detection_packets);
+                lit(out, b",\"last_seen_at\":");
+                num(out, r.last_ms);
+                lit(out, b",\"local_bytes\":");
+                num(out, ld.delta_bytes);
+                lit(out, b",\"local_packets\":");
+                num(out, ld.delta_packets);
+                lit(out, b",\"local_rate\":");
+                num(out, ld.rate);
+                lit(out, b",\"other_bytes\":");
+                num(out, od.delta_bytes);
+                lit(out, b",\"other_packets\":");
+                num(out, od.delta_packets);
+                lit(out, b",\"other_rate\":");
+                num(out, od.rate);
+                lit(out, b",");
                 if r.proto == 6 {
-                    let _ = write!(
-                        out,
-                        "\"tcp\":{{\"resets\":{},\"retrans\":{},\"seq_errors\":{}}},",
-                        r.tcp_resets, r.tcp_retrans, r.tcp_seq_errors
-                    );
+                    lit(out, b"\"tcp\":{\"resets\":");
+                    num(out, r.tcp_resets);
+                    lit(out, b",\"retrans\":");
+                    num(out, r.tcp_retrans);
+                    lit(out, b",\"seq_errors\":");
+                    num(out, r.tcp_seq_errors);
+                    lit(out, b"},");
                 }
                 if r.icmp_errors > 0 {
-                    let _ = write!(
-                        out,
-                        "\"flowprobe_icmp_errors\":{{\"count\":{},\"type\":{},\"code\":{}}},",
-                        r.icmp_errors, r.icmp_error_type, r.icmp_error_code
-                    );
+                    lit(out, b"\"flowprobe_icmp_errors\":{\"count\":");
+                    num(out, r.icmp_errors);
+                    lit(out, b",\"type\":");
+                    num(out, r.icmp_error_type);
+                    lit(out, b",\"code\":");
+                    num(out, r.icmp_error_code);
+                    lit(out, b"},");
                 }
-                let _ = writeln!(
-                    out,
-                    "\"total_bytes\":{},\"total_packets\":{}}}}}",
-                    r.total_bytes(),
-                    r.total_packets()
-                );
+                lit(out, b"\"total_bytes\":");
+                num(out, r.total_bytes());
+                lit(out, b",\"total_packets\":");
+                num(out, r.total_packets());
+                lit(out, b"}}\n");
             }
         }
     }

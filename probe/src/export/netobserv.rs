@@ -52,10 +52,9 @@
 //! - `EndReason` (`endConnection` only): `closed`, `expired`, `active`, `evicted`, `shutdown`
 //!   (the same taxonomy as Netify's `flow_purge.reason`).
 
-use super::json::{hex, ip, mac, str_lit};
-use super::localnet::{bytes, parse_cidr, prefix_match, LocalNets};
+use super::json::{hex_into, ip, lit, mac, num, str_lit};
+use super::localnet::{bytes, parse_cidr, prefix, prefix_match, LocalNets, Prefix};
 use crate::flow::{FlowRecord, RecordKind};
-use std::io::Write;
 
 /// Every field name this encoder may emit; the schema test checks output against it.
 pub const FIELDS: [&str; 36] = [
@@ -112,7 +111,7 @@ pub const ADDED_FIELDS: [&str; 7] = [
 /// `--subnet-label CIDR=NAME` prefixes; the longest matching prefix names an address.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SubnetLabels {
-    nets: Vec<(u8, [u8; 16], u8, String)>,
+    nets: Vec<(Prefix, u8, String)>,
 }
 
 impl SubnetLabels {
@@ -129,10 +128,10 @@ impl SubnetLabels {
             }
             let (addr, len) = parse_cidr(cidr)?;
             let (v, b) = bytes(addr);
-            nets.push((v, b, len, name.to_string()));
+            nets.push((prefix(v, &b, len), len, name.to_string()));
         }
         // Longest prefix first: the first match is the most specific.
-        nets.sort_by_key(|n| std::cmp::Reverse(n.2));
+        nets.sort_by_key(|n| std::cmp::Reverse(n.1));
         Ok(SubnetLabels { nets })
     }
 
@@ -141,10 +140,11 @@ impl SubnetLabels {
     }
 
     pub fn label(&self, version: u8, a: &[u8; 16]) -> Option<&str> {
+        let a = u128::from_be_bytes(*a);
         self.nets
             .iter()
-            .find(|(v, net, len, _)| *v == version && prefix_match(a, net, *len))
-            .map(|n| n.3.as_str())
+            .find(|n| prefix_match(&n.0, version, a))
+            .map(|n| n.2.as_str())
     }
 }
 
@@ -180,7 +180,23 @@ pub fn flow_direction(src_local: bool, dst_local: bool, src_is_initiator: bool) 
 pub struct NetObservEncoder {
     local: LocalNets,
     labels: SubnetLabels,
-    ifaces: Vec<String>,
+    /// `["NAME"]` per port id, escaped once.
+    ifaces: Vec<Vec<u8>>,
+}
+
+/// What every line of one record shares, computed once per record.
+struct PerRecord<'a> {
+    hash: [u8; 16],
+    /// Initiator, responder.
+    local: [bool; 2],
+    label: [Option<&'a str>; 2],
+}
+
+fn iface_json(name: &str) -> Vec<u8> {
+    let mut v = vec![b'['];
+    str_lit(&mut v, name);
+    v.push(b']');
+    v
 }
 
 fn fnv1a(h: &mut u64, data: &[u8]) {
@@ -195,19 +211,18 @@ impl NetObservEncoder {
         NetObservEncoder {
             local,
             labels,
-            ifaces,
+            ifaces: ifaces.iter().map(|n| iface_json(n)).collect(),
         }
     }
 
     pub fn set_ifaces(&mut self, ifaces: Vec<String>) {
-        self.ifaces = ifaces;
+        self.ifaces = ifaces.iter().map(|n| iface_json(n)).collect();
     }
 
-    fn iface(&self, port: u16) -> &str {
+    fn iface(&self, port: u16) -> &[u8] {
         self.ifaces
             .get(port as usize)
-            .map(String::as_str)
-            .unwrap_or("unknown")
+            .map_or(b"[\"unknown\"]", Vec::as_slice)
     }
 
     /// `_HashId`: the same for every record of one connection (both orientations).
@@ -232,21 +247,41 @@ impl NetObservEncoder {
     /// Append the NetObserv lines for `r` to `out`; returns how many lines (0 to 3).
     /// `now_s` is `TimeReceived`.
     pub fn encode(&self, r: &FlowRecord, now_s: u64, out: &mut Vec<u8>) -> u64 {
+        let v = r.ip_version;
+        let mut hash = [0u8; 16];
+        hex_into(&mut hash, &Self::hash_id(r).to_be_bytes());
+        let labelled = !self.labels.is_empty();
+        let label = |a: &[u8; 16]| labelled.then(|| self.labels.label(v, a)).flatten();
+        let p = PerRecord {
+            hash,
+            local: [
+                self.local.contains(v, &r.init_ip),
+                self.local.contains(v, &r.resp_ip),
+            ],
+            label: [label(&r.init_ip), label(&r.resp_ip)],
+        };
         let mut n = 0;
         if r.kind != RecordKind::Start {
             for d in 0..2 {
                 if r.dir[d].delta_packets > 0 {
-                    self.line(r, Some(d), now_s, out);
+                    self.line(r, &p, Some(d), now_s, out);
                     n += 1;
                 }
             }
         }
-        self.line(r, None, now_s, out);
+        self.line(r, &p, None, now_s, out);
         n + 1
     }
 
     /// One line: a flowLog of direction `dir`, or the conversation record when `None`.
-    fn line(&self, r: &FlowRecord, dir: Option<usize>, now_s: u64, out: &mut Vec<u8>) {
+    fn line(
+        &self,
+        r: &FlowRecord,
+        p: &PerRecord<'_>,
+        dir: Option<usize>,
+        now_s: u64,
+        out: &mut Vec<u8>,
+    ) {
         let s = dir.unwrap_or(0);
         let (src_ip, src_port, dst_ip, dst_port) = if s == 0 {
             (&r.init_ip, r.init_port, &r.resp_ip, r.resp_port)
@@ -260,8 +295,10 @@ impl NetObservEncoder {
             (None, RecordKind::Stats) => "heartbeat",
             (None, RecordKind::End) => "endConnection",
         };
-        let _ = write!(out, "{{\"_RecordType\":\"{rtype}\",\"_HashId\":\"");
-        hex(out, &Self::hash_id(r).to_be_bytes());
+        lit(out, b"{\"_RecordType\":\"");
+        lit(out, rtype.as_bytes());
+        lit(out, b"\",\"_HashId\":\"");
+        lit(out, &p.hash);
         let (bytes, packets, flags) = match dir {
             Some(d) => (
                 r.dir[d].delta_bytes,
@@ -274,18 +311,23 @@ impl NetObservEncoder {
                 r.dir[0].tcp_flags | r.dir[1].tcp_flags,
             ),
         };
-        let _ = write!(out, "\",\"Bytes\":{bytes},\"Packets\":{packets}");
+        lit(out, b"\",\"Bytes\":");
+        num(out, bytes);
+        lit(out, b",\"Packets\":");
+        num(out, packets);
         if dir.is_none() {
-            let _ = write!(
-                out,
-                ",\"Bytes_AB\":{},\"Bytes_BA\":{},\"Packets_AB\":{},\"Packets_BA\":{},\"IpBytes_AB\":{},\"IpBytes_BA\":{}",
-                r.dir[0].bytes,
-                r.dir[1].bytes,
-                r.dir[0].packets,
-                r.dir[1].packets,
-                r.dir[0].ip_bytes,
-                r.dir[1].ip_bytes
-            );
+            lit(out, b",\"Bytes_AB\":");
+            num(out, r.dir[0].bytes);
+            lit(out, b",\"Bytes_BA\":");
+            num(out, r.dir[1].bytes);
+            lit(out, b",\"Packets_AB\":");
+            num(out, r.dir[0].packets);
+            lit(out, b",\"Packets_BA\":");
+            num(out, r.dir[1].packets);
+            lit(out, b",\"IpBytes_AB\":");
+            num(out, r.dir[0].ip_bytes);
+            lit(out, b",\"IpBytes_BA\":");
+            num(out, r.dir[1].ip_bytes);
         }
         out.extend_from_slice(b",\"SrcAddr\":\"");
         ip(out, v, src_ip);
@@ -297,62 +339,69 @@ impl NetObservEncoder {
         mac(out, &r.dir[1 - s].mac);
         out.push(b'"');
         if matches!(r.proto, 6 | 17 | 132) {
-            let _ = write!(out, ",\"SrcPort\":{src_port},\"DstPort\":{dst_port}");
+            lit(out, b",\"SrcPort\":");
+            num(out, src_port);
+            lit(out, b",\"DstPort\":");
+            num(out, dst_port);
         }
-        let _ = write!(out, ",\"Proto\":{},\"Dscp\":{}", r.proto, r.dir[s].dscp);
+        lit(out, b",\"Proto\":");
+        num(out, r.proto);
+        lit(out, b",\"Dscp\":");
+        num(out, r.dir[s].dscp);
         if r.proto == 6 {
-            let _ = write!(out, ",\"Flags\":{flags}");
+            lit(out, b",\"Flags\":");
+            num(out, flags);
         }
-        let src_local = self.local.contains(v, src_ip);
-        let dst_local = self.local.contains(v, dst_ip);
-        let _ = write!(
-            out,
-            ",\"FlowDirection\":{},\"IfDirections\":[0],\"Interfaces\":",
-            flow_direction(src_local, dst_local, s == 0)
-        );
-        out.push(b'[');
-        str_lit(out, self.iface(r.port));
-        out.push(b']');
+        let (src_local, dst_local) = (p.local[s], p.local[1 - s]);
+        lit(out, b",\"FlowDirection\":");
+        num(out, flow_direction(src_local, dst_local, s == 0));
+        lit(out, b",\"IfDirections\":[0],\"Interfaces\":");
+        lit(out, self.iface(r.port));
         if matches!(r.proto, 1 | 58) {
-            let _ = write!(
-                out,
-                ",\"IcmpType\":{},\"IcmpCode\":{}",
-                r.icmp_type, r.icmp_code
-            );
+            lit(out, b",\"IcmpType\":");
+            num(out, r.icmp_type);
+            lit(out, b",\"IcmpCode\":");
+            num(out, r.icmp_code);
         }
         if r.dns {
-            let _ = write!(
-                out,
-                ",\"DnsId\":{},\"DnsFlags\":{},\"DnsFlagsResponseCode\":\"{}\",\"DnsLatencyMs\":{}",
-                r.dns_id,
-                r.dns_flags,
-                rcode_name(r.dns_flags),
-                r.dns_latency_ms
-            );
+            lit(out, b",\"DnsId\":");
+            num(out, r.dns_id);
+            lit(out, b",\"DnsFlags\":");
+            num(out, r.dns_flags);
+            lit(out, b",\"DnsFlagsResponseCode\":\"");
+            lit(out, rcode_name(r.dns_flags).as_bytes());
+            lit(out, b"\",\"DnsLatencyMs\":");
+            num(out, r.dns_latency_ms);
         }
         let (start, end) = match dir {
             Some(d) => (r.dir[d].first_ms, r.dir[d].last_ms),
             None => (r.first_ms, r.last_ms),
         };
-        let _ = write!(out, ",\"TimeFlowStartMs\":{start},\"TimeFlowEndMs\":{end}");
+        lit(out, b",\"TimeFlowStartMs\":");
+        num(out, start);
+        lit(out, b",\"TimeFlowEndMs\":");
+        num(out, end);
         let rtt = r.rtt_syn_ns as u64 + r.rtt_ack_ns as u64;
         if rtt > 0 {
-            let _ = write!(out, ",\"TimeFlowRttNs\":{rtt}");
+            lit(out, b",\"TimeFlowRttNs\":");
+            num(out, rtt);
         }
-        if !self.labels.is_empty() {
-            if let Some(l) = self.labels.label(v, src_ip) {
-                out.extend_from_slice(b",\"SrcSubnetLabel\":");
-                str_lit(out, l);
-            }
-            if let Some(l) = self.labels.label(v, dst_ip) {
-                out.extend_from_slice(b",\"DstSubnetLabel\":");
-                str_lit(out, l);
-            }
+        if let Some(l) = p.label[s] {
+            out.extend_from_slice(b",\"SrcSubnetLabel\":");
+            str_lit(out, l);
+        }
+        if let Some(l) = p.label[1 - s] {
+            out.extend_from_slice(b",\"DstSubnetLabel\":");
+            str_lit(out, l);
         }
         if dir.is_none() && r.kind == RecordKind::End {
-            let _ = write!(out, ",\"EndReason\":\"{}\"", r.reason.name());
+            lit(out, b",\"EndReason\":\"");
+            lit(out, r.reason.name().as_bytes());
+            lit(out, b"\"");
         }
-        let _ = writeln!(out, ",\"Duplicate\":false,\"TimeReceived\":{now_s}}}");
+        lit(out, b",\"Duplicate\":false,\"TimeReceived\":");
+        num(out, now_s);
+        lit(out, b"}\n");
     }
 }
 

@@ -97,6 +97,7 @@ pub fn run(mut a: ExporterArgs) -> i32 {
             }
         }
         if got > 0 {
+            a.metrics.flush();
             a.outputs.write();
             unflushed = true;
             busy_ticks += dpdk::rdtsc().wrapping_sub(t0);
