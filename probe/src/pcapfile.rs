@@ -1287,6 +1287,13 @@ impl ClassicFeed {
             *o = (&bytes[off as usize..off as usize + len as usize], len, ts);
         }
         self.pos += n;
+        // The next burst's headers on their way while this one is processed (a burst's time
+        // covers a trip to DRAM; the walk's own prefetches are far ahead and long evicted).
+        for &(off, len, _) in c.index[self.pos..].iter().take(n) {
+            if len > 0 {
+                crate::prefetch::bytes(&bytes[off as usize..off as usize + len as usize], 128);
+            }
+        }
         Ok(n)
     }
 }
