@@ -205,7 +205,13 @@ struct ProbeResult {
 
 /// (2) flowprobe's pipeline with an exporter thread encoding every record; `huge`: the flow table
 /// on transparent 2 MiB pages.
-fn probe(a: &Arena, flows: u32, secs: f64, huge: bool) -> ProbeResult {
+fn probe(
+    a: &Arena,
+    flows: u32,
+    secs: f64,
+    huge: bool,
+    pin: Option<core_affinity::CoreId>,
+) -> ProbeResult {
     let q = Arc::new(ArrayQueue::new(65536));
     let done = Arc::new(AtomicBool::new(false));
     let encoded = Arc::new(AtomicU64::new(0));
@@ -230,6 +236,11 @@ fn probe(a: &Arena, flows: u32, secs: f64, huge: bool) -> ProbeResult {
             }
         })
     };
+    // Pinned after the exporter is spawned: a thread inherits its parent's CPU mask, and the
+    // exporter must stay free to run on either CPU.
+    if let Some(c) = pin {
+        core_affinity::set_for_current(c);
+    }
     let cap = capacity(flows);
     let mut p = pipeline(flows, huge, QueueOut(q));
     // Warm-up pass: fills the table (creation), then measure the steady state.
@@ -321,13 +332,26 @@ fn peer(a: &Arena, flows: u32, secs: f64) -> f64 {
     .0
 }
 
-/// Two pipelines on two threads, each over its own arena: aggregate Mpps.
-fn two_workers(flows: u32, packets: u64, secs: f64) -> f64 {
+/// Two pipelines on two threads, one per CPU, each over its own arena: aggregate Mpps. Both
+/// arenas are built before either starts, so the two measured windows overlap. `exporters`: each
+/// with its encoding exporter thread (sharing the two CPUs), else the pipelines alone.
+fn two_workers(flows: u32, packets: u64, secs: f64, exporters: bool) -> f64 {
+    let ready = Arc::new(std::sync::Barrier::new(2));
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
     let hs: Vec<_> = (0..2u64)
         .map(|w| {
+            let (ready, core) = (ready.clone(), cores.get(w as usize).copied());
             std::thread::spawn(move || {
                 let a = Arena::build(flows / 2, packets / 2, 100 + w);
-                probe(&a, flows / 2, secs, false).mpps
+                ready.wait();
+                if exporters {
+                    probe(&a, flows / 2, secs, false, core).mpps
+                } else {
+                    if let Some(c) = core {
+                        core_affinity::set_for_current(c);
+                    }
+                    probe_alone(&a, flows / 2, secs)
+                }
             })
         })
         .collect();
@@ -407,8 +431,8 @@ fn main() {
         reset_peak_rss();
         let a = Arena::build(f, packets, 42);
         let b = bare(&a, secs);
-        let p = probe(&a, f, secs, false);
-        let huge = probe(&a, f, secs, true);
+        let p = probe(&a, f, secs, false, None);
+        let huge = probe(&a, f, secs, true, None);
         let s = peer(&a, f, secs);
         let alone = probe_alone(&a, f, secs);
         let rss_mib = peak_rss_kb() as f64 / 1024.0;
@@ -452,20 +476,32 @@ fn main() {
         drop(a);
     }
     let scale_flows = flows.first().copied().unwrap_or(10_000);
-    let one = {
+    // One worker pinned like one of the two below, on the same arena size; with its exporter
+    // thread and alone (the exporters' encoding shares the two CPUs with the workers).
+    let (one, one_alone) = std::thread::spawn(move || {
+        let core = core_affinity::get_core_ids().and_then(|c| c.first().copied());
         let a = Arena::build(scale_flows / 2, 1_000_000, 100);
-        probe(&a, scale_flows / 2, secs, false).mpps
-    };
-    let two = two_workers(scale_flows, 2_000_000, secs);
+        let with = probe(&a, scale_flows / 2, secs, false, core).mpps;
+        (with, probe_alone(&a, scale_flows / 2, secs))
+    })
+    .join()
+    .unwrap_or((0.0, 0.0));
+    let two = two_workers(scale_flows, 2_000_000, secs, true);
+    let two_alone = two_workers(scale_flows, 2_000_000, secs, false);
     println!(
-        "two workers: {two:.2} Mpps vs one {one:.2} Mpps = {:.2}x",
-        two / one
+        "two workers: {two:.2} Mpps vs one {one:.2} Mpps = {:.2}x (each with its exporter); pipelines alone: {two_alone:.2} vs {one_alone:.2} = {:.2}x",
+        two / one,
+        two_alone / one_alone
     );
     let out = json!({
         "tsc_hz": hz,
         "seconds_per_measurement": secs,
         "rows": rows,
-        "scaling": { "flows": scale_flows, "one_worker_mpps": one, "two_workers_mpps": two, "ratio": two / one },
+        "scaling": {
+            "flows": scale_flows, "one_worker_mpps": one, "two_workers_mpps": two, "ratio": two / one,
+            "one_pipeline_alone_mpps": one_alone, "two_pipelines_alone_mpps": two_alone,
+            "ratio_alone": two_alone / one_alone
+        },
         "peak_rss_kb": peak_rss_kb(),
     });
     let path = arg("--json").unwrap_or_else(|| {
