@@ -1119,6 +1119,44 @@ pub struct ClassicFeed {
     done: bool,
 }
 
+/// A chunk the replay gave back; a new one while fewer than `limit` exist (what the channels
+/// hold); else waits for one (the replay is behind). `None` once the replay has stopped.
+fn next_chunk(
+    recycled: &std::sync::mpsc::Receiver<Chunk>,
+    made: &mut usize,
+    limit: usize,
+    index_cap: usize,
+) -> Option<Chunk> {
+    match recycled.try_recv() {
+        Ok(c) => Some(c),
+        Err(_) if *made < limit => {
+            *made += 1;
+            Some(Chunk {
+                data: Vec::new(),
+                index: Vec::with_capacity(index_cap),
+            })
+        }
+        Err(_) => recycled.recv().ok(),
+    }
+}
+
+/// Sends a filled chunk (if it holds packets), then the error that ended it: `false` when the
+/// reader thread should stop (an error, or the replay has gone).
+fn hand_over(
+    tx: &std::sync::mpsc::SyncSender<io::Result<Chunk>>,
+    c: Chunk,
+    err: Option<io::Error>,
+) -> bool {
+    if !c.index.is_empty() && tx.send(Ok(c)).is_err() {
+        return false;
+    }
+    if let Some(e) = err {
+        let _ = tx.send(Err(e));
+        return false;
+    }
+    true
+}
+
 impl ClassicFeed {
     /// Opens `path` and starts reading it on a new thread (pinned to `cpu` when given).
     /// `Ok(None)` when the file is not classic pcap.
@@ -1144,28 +1182,13 @@ impl ClassicFeed {
                 }
                 let mut made = 0;
                 loop {
-                    // A chunk the replay gave back; a new one while fewer than the channels
-                    // hold exist; else wait for one (the replay is behind).
-                    let mut c = match recycled.try_recv() {
-                        Ok(c) => c,
-                        Err(_) if made < FEED_DEPTH + 2 => {
-                            made += 1;
-                            Chunk {
-                                data: Vec::new(),
-                                index: Vec::with_capacity(FEED_CHUNK / 32),
-                            }
-                        }
-                        Err(_) => match recycled.recv() {
-                            Ok(c) => c,
-                            Err(_) => return, // the replay stopped
-                        },
+                    let Some(mut c) =
+                        next_chunk(&recycled, &mut made, FEED_DEPTH + 2, FEED_CHUNK / 32)
+                    else {
+                        return; // the replay stopped
                     };
                     let err = fr.fill(&mut c);
-                    if !c.index.is_empty() && tx.send(Ok(c)).is_err() {
-                        return;
-                    }
-                    if let Some(e) = err {
-                        let _ = tx.send(Err(e));
+                    if !hand_over(&tx, c, err) {
                         return;
                     }
                     if fr.eof && fr.carry.is_empty() {
@@ -1206,27 +1229,14 @@ impl ClassicFeed {
                 let mut at = base as usize;
                 let mut made = 0;
                 loop {
-                    let mut c = match recycled.try_recv() {
-                        Ok(c) => c,
-                        Err(_) if made < MAPPED_DEPTH + 2 => {
-                            made += 1;
-                            Chunk {
-                                data: Vec::new(),
-                                index: Vec::with_capacity(FEED_INDEX),
-                            }
-                        }
-                        Err(_) => match recycled.recv() {
-                            Ok(c) => c,
-                            Err(_) => return,
-                        },
+                    let Some(mut c) =
+                        next_chunk(&recycled, &mut made, MAPPED_DEPTH + 2, FEED_INDEX)
+                    else {
+                        return;
                     };
                     c.index.clear();
                     let err = walk_records(b, &mut at, e, nanosecond, &mut c.index, FEED_INDEX);
-                    if !c.index.is_empty() && tx.send(Ok(c)).is_err() {
-                        return;
-                    }
-                    if let Some(e) = err {
-                        let _ = tx.send(Err(e));
+                    if !hand_over(&tx, c, err) {
                         return;
                     }
                     if at == b.len() {
