@@ -429,16 +429,7 @@ fn scan_pcapng<R: Read>(r: &mut Counting<R>) -> io::Result<CaptureSummary> {
                 s.truncated_tail = true;
                 break;
             }
-            e = match u32::from_le_bytes([h[4], h[5], h[6], h[7]]) {
-                PCAPNG_BOM => Endian { big: false },
-                m if m == PCAPNG_BOM.swap_bytes() => Endian { big: true },
-                m => {
-                    return Err(invalid(format!(
-                        "not a pcapng file (bad byte-order magic 0x{m:08x} at offset {})",
-                        start + 8
-                    )))
-                }
-            };
+            e = section_endian(&h, start)?;
             let len = e.u32(&h[0..4]);
             check_block_len(len, 28, start)?;
             if len > MAX_META_BLOCK {
@@ -576,6 +567,19 @@ fn scan_pcapng<R: Read>(r: &mut Counting<R>) -> io::Result<CaptureSummary> {
         }
     }
     Ok(s)
+}
+
+/// A section header's byte order, from the byte-order magic after its block length (`h` holds
+/// the block length and the magic; `start` is the block's offset).
+fn section_endian(h: &[u8], start: u64) -> io::Result<Endian> {
+    match u32::from_le_bytes([h[4], h[5], h[6], h[7]]) {
+        PCAPNG_BOM => Ok(Endian { big: false }),
+        m if m == PCAPNG_BOM.swap_bytes() => Ok(Endian { big: true }),
+        m => Err(invalid(format!(
+            "bad pcapng byte-order magic 0x{m:08x} at offset {}",
+            start + 8
+        ))),
+    }
 }
 
 fn check_block_len(len: u32, min: u32, start: u64) -> io::Result<()> {
@@ -1334,16 +1338,7 @@ fn next_pcapng<R: Read>(
             if read_full(r, &mut h)? < 8 {
                 return Err(truncated(start));
             }
-            *e = match u32::from_le_bytes([h[4], h[5], h[6], h[7]]) {
-                PCAPNG_BOM => Endian { big: false },
-                m if m == PCAPNG_BOM.swap_bytes() => Endian { big: true },
-                m => {
-                    return Err(invalid(format!(
-                        "bad pcapng byte-order magic 0x{m:08x} at offset {}",
-                        start + 8
-                    )))
-                }
-            };
+            *e = section_endian(&h, start)?;
             let len = e.u32(&h[0..4]);
             check_block_len(len, 28, start)?;
             // The body read below starts after the byte-order magic.

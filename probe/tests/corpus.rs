@@ -178,6 +178,24 @@ struct Totals {
     read_errors: usize,
 }
 
+impl Totals {
+    /// The flow counts both nDPI comparisons report.
+    fn counts(&self) -> String {
+        format!(
+            "{} files, {} flows: {} matched ({:.2}%), {} left/right swapped, {} counts differ, {} \
+             missing, {} extra in ours",
+            self.files,
+            self.total,
+            self.matched,
+            self.matched as f64 * 100.0 / self.total.max(1) as f64,
+            self.swapped,
+            self.counts_differ,
+            self.missing,
+            self.extra
+        )
+    }
+}
+
 /// One of our flows, endpoints as canonical text (see `canon_endpoint`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Ours {
@@ -318,16 +336,8 @@ fn ndpi_flows_match() {
         compare_file(&pcap, &expected, &mut t, &mut report);
     }
     let summary = format!(
-        "nDPI corpus: {} files, {} flows: {} matched ({:.2}%), {} left/right swapped, {} counts \
-         differ, {} missing, {} extra in ours, {} files with read errors ({:.1}s)\n",
-        t.files,
-        t.total,
-        t.matched,
-        t.matched as f64 * 100.0 / t.total.max(1) as f64,
-        t.swapped,
-        t.counts_differ,
-        t.missing,
-        t.extra,
+        "nDPI corpus: {}, {} files with read errors ({:.1}s)\n",
+        t.counts(),
         t.read_errors,
         started.elapsed().as_secs_f64()
     );
@@ -552,17 +562,9 @@ fn ndpi_flows_match_through_the_binary() {
         }
     }
     let summary = format!(
-        "nDPI corpus through flowprobe --compat ndpi: {} files, {} flows: {} matched ({:.2}%), {} \
-         left/right swapped, {} counts differ, {} missing, {} extra in ours, {} unreadable captures, {} \
-         failed runs; {} files differ from the in-process comparison ({:.1}s)\n",
-        t.files,
-        t.total,
-        t.matched,
-        t.matched as f64 * 100.0 / t.total.max(1) as f64,
-        t.swapped,
-        t.counts_differ,
-        t.missing,
-        t.extra,
+        "nDPI corpus through flowprobe --compat ndpi: {}, {} unreadable captures, {} failed runs; \
+         {} files differ from the in-process comparison ({:.1}s)\n",
+        t.counts(),
         t.read_errors,
         failed.len(),
         differ_from_in_process.len(),
