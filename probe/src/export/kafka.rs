@@ -10,6 +10,7 @@
 //! `lost` (queue full or refused at enqueue) or `failed` (delivery error, or still undelivered
 //! when the drain timeout ran out).
 
+use super::json::hex_into;
 use super::sink::{KafkaOptions, SinkReport};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -137,7 +138,7 @@ impl KafkaSink {
         let Some(p) = &self.producer else { return };
         let mut start = 0;
         for &(end, key) in marks {
-            hex16(key, &mut self.key);
+            hex_into(&mut self.key, &key.to_be_bytes());
             for line in buf[start..end].split(|&c| c == b'\n') {
                 if line.is_empty() {
                     continue;
@@ -196,13 +197,6 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn hex16(v: u64, out: &mut [u8; 16]) {
-    const D: &[u8; 16] = b"0123456789abcdef";
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = D[(v >> (60 - 4 * i)) as usize & 0xf];
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,7 +204,7 @@ mod tests {
     #[test]
     fn hex_key() {
         let mut k = [0u8; 16];
-        hex16(0x0123_4567_89ab_cdef, &mut k);
+        hex_into(&mut k, &0x0123_4567_89ab_cdefu64.to_be_bytes());
         assert_eq!(&k, b"0123456789abcdef");
     }
 

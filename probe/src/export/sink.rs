@@ -495,18 +495,11 @@ pub struct Sink {
     rep: SinkReport,
 }
 
-fn count_lines(b: &[u8]) -> u64 {
+pub(super) fn count_lines(b: &[u8]) -> u64 {
     b.iter().filter(|&&c| c == b'\n').count() as u64
 }
 
 impl Sink {
-    /// `-` is standard output; anything else a file path (created or truncated), in Netify format.
-    pub fn open(spec: &str) -> io::Result<Sink> {
-        let s = OutputSpec::parse(spec, Format::Netify)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        Sink::open_spec(&s, &SinkOptions::default())
-    }
-
     /// Open one output. Files are created now (a bad path fails fast); sockets connect in the
     /// background (a collector may come up later).
     pub fn open_spec(spec: &OutputSpec, opts: &SinkOptions) -> io::Result<Sink> {

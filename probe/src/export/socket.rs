@@ -188,7 +188,7 @@ impl SocketSink {
                 .iter()
                 .rposition(|&c| c == b'\n')
                 .map_or(0, |i| i + 1);
-            (t, buf[..t].iter().filter(|&&c| c == b'\n').count() as u64)
+            (t, super::sink::count_lines(&buf[..t]))
         };
         if lines < n {
             self.shared.lost.fetch_add(n - lines, Relaxed);

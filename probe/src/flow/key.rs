@@ -90,15 +90,6 @@ impl FlowKey {
     }
 }
 
-/// Printable address of a key or record field.
-pub fn ip_to_string(version: u8, ip: &[u8; 16]) -> String {
-    if version == 4 {
-        std::net::Ipv4Addr::new(ip[0], ip[1], ip[2], ip[3]).to_string()
-    } else {
-        std::net::Ipv6Addr::from(*ip).to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
