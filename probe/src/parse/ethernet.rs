@@ -5,7 +5,7 @@ use super::{fail, view, PacketMeta, ParseError, MAX_VLAN_TAGS};
 pub(super) const ETHERTYPE_IPV4: u16 = 0x0800;
 pub(super) const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// 802.1Q customer tag.
-const TPID_8021Q: u16 = 0x8100;
+pub(super) const TPID_8021Q: u16 = 0x8100;
 /// 802.1ad service tag (QinQ outer).
 const TPID_8021AD: u16 = 0x88a8;
 /// Pre-standard QinQ outer tag still emitted by some switches.

@@ -12,19 +12,10 @@
 //! GTP-U packet's inner headers are parsed by the same code straight into the slot, the outer
 //! endpoints moved aside, instead of copying and resetting the whole `PacketMeta` per level.
 
+use super::ethernet::{ETHERTYPE_IPV4, ETHERTYPE_IPV6, TPID_8021Q};
+use super::l4::{DNS_PORT as PORT_DNS, TCP, UDP};
+use super::tunnel::{udp_tunnel, PORT_GTP_U, PORT_VXLAN};
 use super::{l4, PacketMeta, Tunnel, MAX_IPV6_EXT_HEADERS};
-
-const TPID_8021Q: u16 = 0x8100;
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-const TCP: u8 = 6;
-const UDP: u8 = 17;
-const PORT_DNS: u16 = 53;
-const PORT_GTP_U: u16 = 2152;
-const PORT_VXLAN: u16 = 4789;
-const PORT_GENEVE: u16 = 6081;
-const PORT_CAPWAP_DATA: u16 = 5247;
-const PORT_TZSP: u16 = 37008;
 
 #[inline(always)]
 fn be16(b: &[u8; 2]) -> u16 {
@@ -235,14 +226,7 @@ pub(super) fn parse(frame: &[u8], decap: bool, m: &mut PacketMeta) -> bool {
 /// UDP ports the general path looks behind for a tunnel header.
 #[inline(always)]
 fn is_tunnel_port(s: u16, d: u16) -> bool {
-    s == PORT_GTP_U
-        || d == PORT_GTP_U
-        || d == PORT_VXLAN
-        || d == PORT_GENEVE
-        || s == PORT_CAPWAP_DATA
-        || d == PORT_CAPWAP_DATA
-        || s == PORT_TZSP
-        || d == PORT_TZSP
+    udp_tunnel(s, d).is_some()
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 use super::{fail, view, PacketMeta, ParseError};
 
 const ICMP: u8 = 1;
-const TCP: u8 = 6;
-const UDP: u8 = 17;
+pub(super) const TCP: u8 = 6;
+pub(super) const UDP: u8 = 17;
 const ICMPV6: u8 = 58;
 
 const TCP_MIN_HEADER_LEN: usize = 20;
@@ -16,7 +16,7 @@ const TCP_OPT_END: u8 = 0;
 const TCP_OPT_NOP: u8 = 1;
 const TCP_OPT_MSS: u8 = 2;
 const TCP_OPT_WSCALE: u8 = 3;
-const DNS_PORT: u16 = 53;
+pub(super) const DNS_PORT: u16 = 53;
 const ICMP_HEADER_LEN: usize = 8;
 const DNS_HEADER_LEN: usize = 12;
 const UDP_HEADER_LEN: usize = 8;

@@ -10,11 +10,40 @@ const IPPROTO_IPV6: u8 = 41;
 const IPPROTO_GRE: u8 = 47;
 const IPPROTO_UDP: u8 = 17;
 
-const PORT_GTP_U: u16 = 2152;
-const PORT_VXLAN: u16 = 4789;
+pub(super) const PORT_GTP_U: u16 = 2152;
+pub(super) const PORT_VXLAN: u16 = 4789;
 const PORT_GENEVE: u16 = 6081;
 const PORT_CAPWAP_DATA: u16 = 5247;
 const PORT_TZSP: u16 = 37008;
+
+/// The tunnels announced by UDP ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum UdpTunnel {
+    GtpU,
+    Vxlan,
+    Geneve,
+    Capwap,
+    Tzsp,
+}
+
+/// The tunnel a UDP port pair announces, in the order `detect` tries them: the one table the
+/// layered parser and the fast path (which must leave these packets to it) share.
+#[inline(always)]
+pub(super) fn udp_tunnel(s: u16, d: u16) -> Option<UdpTunnel> {
+    if s == PORT_GTP_U || d == PORT_GTP_U {
+        Some(UdpTunnel::GtpU)
+    } else if d == PORT_VXLAN {
+        Some(UdpTunnel::Vxlan)
+    } else if d == PORT_GENEVE {
+        Some(UdpTunnel::Geneve)
+    } else if s == PORT_CAPWAP_DATA || d == PORT_CAPWAP_DATA {
+        Some(UdpTunnel::Capwap)
+    } else if s == PORT_TZSP || d == PORT_TZSP {
+        Some(UdpTunnel::Tzsp)
+    } else {
+        None
+    }
+}
 
 const GRE_CHECKSUM: u16 = 0x8000;
 const GRE_ROUTING: u16 = 0x4000;
@@ -70,19 +99,12 @@ pub(super) fn detect(frame: &[u8], meta: &PacketMeta) -> Option<Found> {
         IPPROTO_GRE => gre(frame, l4),
         IPPROTO_UDP => {
             let payload = usize::from(meta.payload_offset);
-            let (s, d) = (meta.src_port, meta.dst_port);
-            if s == PORT_GTP_U || d == PORT_GTP_U {
-                gtp_u(frame, payload)
-            } else if d == PORT_VXLAN {
-                vxlan(frame, payload)
-            } else if d == PORT_GENEVE {
-                geneve(frame, payload)
-            } else if s == PORT_CAPWAP_DATA || d == PORT_CAPWAP_DATA {
-                capwap(frame, payload)
-            } else if s == PORT_TZSP || d == PORT_TZSP {
-                tzsp(frame, payload)
-            } else {
-                None
+            match udp_tunnel(meta.src_port, meta.dst_port)? {
+                UdpTunnel::GtpU => gtp_u(frame, payload),
+                UdpTunnel::Vxlan => vxlan(frame, payload),
+                UdpTunnel::Geneve => geneve(frame, payload),
+                UdpTunnel::Capwap => capwap(frame, payload),
+                UdpTunnel::Tzsp => tzsp(frame, payload),
             }
         }
         _ => None,
