@@ -120,8 +120,6 @@ pub struct Pipeline<O: RecordOut> {
     linktype: u32,
     /// Key tunnelled traffic on the inner flow (`--no-decap` turns it off).
     decap: bool,
-    /// `--compat ndpi`: take packets into flows by nDPI's rules (see `compat`).
-    compat_ndpi: bool,
     /// Packets handed to the pipeline.
     pub rx_packets: u64,
     pub rx_bytes: u64,
@@ -145,7 +143,6 @@ impl<O: RecordOut> Pipeline<O> {
             batch: Batcher::new(out),
             linktype: link.pcap(),
             decap: true,
-            compat_ndpi: cfg.compat_ndpi,
             rx_packets: 0,
             rx_bytes: 0,
             unmatched: [0; UNMATCHED_REASONS],
@@ -178,7 +175,8 @@ impl<O: RecordOut> Pipeline<O> {
 
     #[inline]
     fn parse_into(&self, data: &[u8], m: &mut PacketMeta) -> Result<(), ParseError> {
-        if self.compat_ndpi {
+        // `--compat ndpi`: take packets into flows by nDPI's rules (see `compat`).
+        if self.shard.config().compat_ndpi {
             return crate::compat::ndpi_parse_into(self.linktype, data, m).map_err(|i| i.reason());
         }
         parse::parse_frame_into(self.linktype, data, self.decap, m)
@@ -214,39 +212,45 @@ impl<O: RecordOut> Pipeline<O> {
             }
             // Keys and hashes once per packet: they prefetch the table now and key the update
             // later. Buckets first, then (once those arrived) the entries they point to.
+            // Keyed: parsed and not a non-first fragment (those take their first fragment's
+            // ports in `meta`).
             let mut keys = [(FlowKey::default(), false, 0u64); BURST_MAX];
-            for ((r, m), k) in res
+            let mut keyed = [false; BURST_MAX];
+            for (((r, m), k), kd) in res
                 .iter()
                 .zip(metas.iter())
                 .zip(keys.iter_mut())
+                .zip(keyed.iter_mut())
                 .take(chunk.len())
             {
                 if r.is_ok() && m.frag_offset == 0 {
                     let (key, lo) = FlowKey::from_meta(m);
                     let h = key.hash64();
                     *k = (key, lo, h);
+                    *kd = true;
                 }
             }
             if self.shard.wants_prefetch() {
-                for (r, k) in res.iter().zip(&keys).take(chunk.len()) {
-                    if r.is_ok() {
-                        self.shard.prefetch_bucket(k.2);
-                    }
+                let hashes = || {
+                    keys.iter()
+                        .zip(&keyed)
+                        .take(chunk.len())
+                        .filter(|(_, &kd)| kd)
+                        .map(|(k, _)| k.2)
+                };
+                for h in hashes() {
+                    self.shard.prefetch_bucket(h);
                 }
-                for (r, k) in res.iter().zip(&keys).take(chunk.len()) {
-                    if r.is_ok() {
-                        self.shard.prefetch_entry(k.2);
-                    }
+                for h in hashes() {
+                    self.shard.prefetch_entry(h);
                 }
-                for (r, k) in res.iter().zip(&keys).take(chunk.len()) {
-                    if r.is_ok() {
-                        self.shard.prefetch_neighbours(k.2);
-                    }
+                for h in hashes() {
+                    self.shard.prefetch_neighbours(h);
                 }
             }
             for (i, &(_, len, now)) in chunk.iter().enumerate() {
                 match res[i] {
-                    Ok(()) if metas[i].frag_offset == 0 => {
+                    Ok(()) if keyed[i] => {
                         let (key, lo, h) = keys[i];
                         self.meta_keyed(&metas[i], key, lo, h, len, now);
                     }
@@ -278,10 +282,10 @@ impl<O: RecordOut> Pipeline<O> {
     /// ports, so their fragments are attributed as they are.
     #[inline]
     pub fn meta(&mut self, m: &PacketMeta, len: u32, now_ns: u64) {
-        self.rx_packets += 1;
-        self.rx_bytes += len as u64;
         let ported = m.proto == 6 || m.proto == 17;
         if m.frag_offset != 0 && ported {
+            self.rx_packets += 1;
+            self.rx_bytes += len as u64;
             // A non-first fragment takes the ports of its first fragment (a copy: rare path).
             match self.frags.lookup(m, now_ns) {
                 Some((sp, dp)) => {
@@ -295,10 +299,8 @@ impl<O: RecordOut> Pipeline<O> {
             }
             return;
         }
-        if m.frag_offset == 0 && m.more_fragments && ported && !self.frags.insert(m, now_ns) {
-            self.frag_overflows += 1;
-        }
-        self.shard.update(m, len, now_ns, &mut self.batch);
+        let (key, lo) = FlowKey::from_meta(m);
+        self.meta_keyed(m, key, lo, key.hash64(), len, now_ns);
     }
 
     /// Timers (once per burst, or on idle polls) and hand-off of the burst's records.
