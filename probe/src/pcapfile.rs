@@ -785,36 +785,8 @@ impl<R: Read> CaptureReader<R> {
     }
 }
 
-/// Bytes read per refill of [`ClassicChunks`]: a few large reads per second of capture instead of
-/// two small ones per packet.
-const CHUNK: usize = 4 << 20;
-
-/// Classic pcap, read in large chunks into one reusable buffer; packets are handed out in place
-/// (no per-packet read call or copy), a burst at a time. Same checks and errors as
-/// [`CaptureReader`], which reads pcapng (and is the reference for this reader in the tests).
-pub struct ClassicChunks<R: Read> {
-    r: R,
-    buf: Vec<u8>,
-    /// Unconsumed bytes: `buf[head..tail]`.
-    head: usize,
-    tail: usize,
-    /// File offset of `buf[0]` (for error messages).
-    base: u64,
-    eof: bool,
-    e: Endian,
-    nanosecond: bool,
-    linktype: u32,
-}
-
 /// One packet of a burst: its bytes (in the reader's buffer), captured length, time (ns).
 pub type BurstPacket<'a> = (&'a [u8], u32, u64);
-
-impl ClassicChunks<File> {
-    /// `Ok(None)` when the file is not classic pcap (pcapng: read it with [`CaptureReader`]).
-    pub fn open(path: &Path) -> io::Result<Option<Self>> {
-        ClassicChunks::new(File::open(path)?)
-    }
-}
 
 /// The classic file header: (reader after it, byte order, nanosecond, link type, offset).
 /// `Ok(None)` for pcapng.
@@ -847,118 +819,6 @@ fn classic_header<R: Read>(r: R) -> io::Result<Option<ClassicHeader<R>>> {
     Ok(Some((c.r, e, nanosecond, linktype, c.pos)))
 }
 
-impl<R: Read> ClassicChunks<R> {
-    /// Reads the magic and the file header; `Ok(None)` for pcapng.
-    pub fn new(r: R) -> io::Result<Option<Self>> {
-        let Some((r, e, nanosecond, linktype, base)) = classic_header(r)? else {
-            return Ok(None);
-        };
-        Ok(Some(ClassicChunks {
-            r,
-            buf: vec![0; CHUNK],
-            head: 0,
-            tail: 0,
-            base,
-            eof: false,
-            e,
-            nanosecond,
-            linktype,
-        }))
-    }
-
-    /// The file's link type.
-    pub fn linktype(&self) -> u32 {
-        self.linktype
-    }
-
-    /// Moves the unconsumed bytes to the front and reads until the buffer is full (or EOF),
-    /// growing it only for a record larger than the buffer (bounded by `MAX_CAPLEN`).
-    fn refill(&mut self, need: usize) -> io::Result<()> {
-        self.buf.copy_within(self.head..self.tail, 0);
-        self.base += self.head as u64;
-        self.tail -= self.head;
-        self.head = 0;
-        if self.buf.len() < need {
-            self.buf.resize(need, 0);
-        }
-        while self.tail < self.buf.len() {
-            match self.r.read(&mut self.buf[self.tail..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(n) => self.tail += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
-    /// Fills `out` with the next packets (at most `out.len()`, at most 64); `Ok(0)` at the end.
-    /// A burst stops early at the end of the buffered bytes (the buffer is refilled only before
-    /// a burst's first packet, as later ones point into it) and before a bad record, whose error
-    /// the next call returns: the packets before an error are all delivered.
-    pub fn next_burst<'a>(&'a mut self, out: &mut [BurstPacket<'a>]) -> io::Result<usize> {
-        let mut spans = [(0usize, 0u32, 0u64); 64];
-        let max = out.len().min(spans.len());
-        let mut n = 0;
-        let mut at = self.head;
-        while n < max {
-            let avail = self.tail - at;
-            if avail < 16 {
-                if n > 0 {
-                    break;
-                }
-                if !self.eof {
-                    self.refill(16)?;
-                    at = self.head;
-                    continue;
-                }
-                if avail == 0 {
-                    break;
-                }
-                return Err(truncated(self.base + at as u64));
-            }
-            let h = &self.buf[at..at + 16];
-            let e = self.e;
-            let caplen = e.u32(&h[8..12]);
-            if caplen > MAX_CAPLEN {
-                if n > 0 {
-                    break;
-                }
-                return Err(invalid(format!(
-                    "implausible caplen {caplen} in packet record at offset {}",
-                    self.base + at as u64
-                )));
-            }
-            let need = 16 + caplen as usize;
-            if avail < need {
-                if n > 0 {
-                    break;
-                }
-                if !self.eof {
-                    self.refill(need)?;
-                    at = self.head;
-                    continue;
-                }
-                return Err(truncated(self.base + at as u64));
-            }
-            let secs = u64::from(e.u32(&h[0..4]));
-            let frac = u64::from(e.u32(&h[4..8]));
-            let ts = secs * NS_PER_SEC + if self.nanosecond { frac } else { frac * 1000 };
-            spans[n] = (at + 16, caplen, ts);
-            n += 1;
-            at += need;
-        }
-        self.head = at;
-        for (o, &(start, caplen, ts)) in out.iter_mut().zip(&spans[..n]) {
-            *o = (&self.buf[start..start + caplen as usize], caplen, ts);
-        }
-        Ok(n)
-    }
-}
-
 /// Whole records read ahead by [`ClassicFeed`]'s thread: the file's bytes as read (`data`, valid
 /// up to `filled`; kept at full length so reads never zero it again) and, per packet, (offset of
 /// its bytes in `data`, captured length, time in ns).
@@ -979,7 +839,7 @@ const WALK_AHEAD: usize = 16 << 10;
 
 /// Walks the classic records of `b` from `*at` into `index` (at most `max`): `Some(error)` at a
 /// bad or cut record (after the ones before it), `None` at the end of `b` or when `max` is
-/// reached. The same checks as [`ClassicChunks`].
+/// reached. The same checks and errors as [`CaptureReader`].
 fn walk_records(
     b: &[u8],
     at: &mut usize,
@@ -1111,7 +971,7 @@ impl FeedReader {
 /// A classic pcap read ahead on its own thread: the system calls, the kernel's copy and the walk
 /// over record headers happen there (on another core), and the replaying thread gets bursts of
 /// packets out of chunks of whole records, in place. Same packets and errors as
-/// [`ClassicChunks`]. Chunks are recycled: after the first few, nothing is allocated.
+/// [`CaptureReader`]. Chunks are recycled: after the first few, nothing is allocated.
 pub struct ClassicFeed {
     /// Mapped mode: the packets' bytes (chunks carry only the index).
     map: Option<SharedBytes>,
@@ -1972,76 +1832,36 @@ mod tests {
         assert!(CaptureReader::new(&b"GIF89a......................"[..]).is_err());
     }
 
-    /// Everything `ClassicChunks` yields, as owned packets, and the error that ended it.
-    fn chunks_all(file: &[u8]) -> (Vec<(u64, Vec<u8>)>, Option<String>) {
-        let mut r = ClassicChunks::new(file).unwrap().unwrap();
-        let mut out = Vec::new();
+    /// What the reference reader ([`CaptureReader`]) yields: (time, bytes) per packet and the
+    /// error that ended it.
+    fn reference(f: &[u8]) -> (Vec<(u64, Vec<u8>)>, Option<String>) {
+        let (pkts, err) = read_all(CaptureReader::new(f).unwrap());
+        let pkts = pkts.into_iter().map(|(r, d)| (r.ts_ns, d)).collect();
+        (pkts, err.map(|e| e.to_string()))
+    }
+
+    /// Everything a feed hands over, in the same shape.
+    fn feed_all(mut feed: ClassicFeed) -> (Vec<(u64, Vec<u8>)>, Option<String>) {
+        let mut got = Vec::new();
         loop {
-            let mut pk: [BurstPacket; 5] = [(&[], 0, 0); 5];
-            match r.next_burst(&mut pk) {
-                Ok(0) => return (out, None),
+            let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
+            match feed.next_burst(&mut pk) {
+                Ok(0) => return (got, None),
                 Ok(n) => {
                     for &(d, len, ts) in &pk[..n] {
                         assert_eq!(d.len(), len as usize);
-                        out.push((ts, d.to_vec()));
+                        got.push((ts, d.to_vec()));
                     }
                 }
-                Err(e) => return (out, Some(e.to_string())),
+                Err(e) => return (got, Some(e.to_string())),
             }
         }
     }
 
-    /// The chunked reader gives what `CaptureReader` gives, packet for packet and error for
-    /// error, across refills (records straddling the chunk end, one larger than a chunk) and cuts.
+    /// The read-ahead thread and the in-place walk hand over the same packets and the same final
+    /// error as the reference reader, across chunk ends, a record larger than a chunk, and cuts.
     #[test]
-    fn classic_chunks_match_the_capture_reader() {
-        let mut w = PcapWriter::new(Vec::new(), LINKTYPE_RAW, true, MAX_CAPLEN).unwrap();
-        let mut t = 1_767_225_600_000_000_000u64;
-        for i in 0..3000u32 {
-            let len = [1, 60, 1514, 9000, 3333][i as usize % 5];
-            w.write_packet(t, &vec![i as u8; len]).unwrap();
-            t += 1_234_567;
-        }
-        w.write_packet(t, &vec![7; CHUNK + 100]).unwrap();
-        w.write_packet(t + 1, &[1, 2, 3]).unwrap();
-        let file = w.into_inner();
-        let reference = |f: &[u8]| {
-            let (pkts, err) = read_all(CaptureReader::new(f).unwrap());
-            let pkts: Vec<_> = pkts.into_iter().map(|(r, d)| (r.ts_ns, d)).collect();
-            (pkts, err.map(|e| e.to_string()))
-        };
-        let (got, err) = chunks_all(&file);
-        assert_eq!(got.len(), 3002);
-        assert_eq!((got, err), reference(&file));
-        assert_eq!(
-            ClassicChunks::new(&file[..]).unwrap().unwrap().linktype(),
-            LINKTYPE_RAW
-        );
-        let last = file.len() - 3 - 16;
-        for cut in [file.len() - 1, last + 7, last + 16, file.len() - 200] {
-            let (got, err) = chunks_all(&file[..cut]);
-            assert!(err
-                .as_deref()
-                .unwrap_or("")
-                .contains("truncated packet record"));
-            assert_eq!((got, err), reference(&file[..cut]));
-        }
-        // An implausible length: the packets before it, then the same error.
-        let mut bad = file.clone();
-        bad[24 + 16 + 1 + 8..24 + 16 + 1 + 12].copy_from_slice(&(MAX_CAPLEN + 1).to_le_bytes());
-        let (got, err) = chunks_all(&bad);
-        assert_eq!(got.len(), 1);
-        assert_eq!((got, err), reference(&bad));
-        // pcapng is left to CaptureReader; garbage is refused.
-        assert!(ClassicChunks::new(&minimal_ng(false)[..])
-            .unwrap()
-            .is_none());
-        assert!(ClassicChunks::new(&b"GIF89a......................"[..]).is_err());
-    }
-
-    /// The read-ahead thread hands over the same packets and the same final error.
-    #[test]
-    fn classic_feed_matches_the_chunked_reader() {
+    fn classic_feed_matches_the_capture_reader() {
         let mut w = PcapWriter::new(Vec::new(), LINKTYPE_ETHERNET, false, MAX_CAPLEN).unwrap();
         for i in 0..12_000u32 {
             let len = [60, 1514, 700, 9000][i as usize % 4];
@@ -2059,46 +1879,48 @@ mod tests {
         let file = w.into_inner();
         let dir = std::env::temp_dir().join(format!("flowprobe-feed-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        for (name, bytes) in [("whole", &file[..]), ("cut", &file[..file.len() - 5])] {
-            let p = dir.join(format!("{name}.pcap"));
+        // Cuts in the last record's header and data, and in the middle of earlier records.
+        let last = file.len() - 9000 - 16;
+        let cases = [
+            file.len(),
+            file.len() - 1,
+            file.len() - 5,
+            last + 7,
+            last + 16,
+            file.len() - 200,
+        ];
+        for cut in cases {
+            let bytes = &file[..cut];
+            let want = reference(bytes);
+            assert_eq!(want.0.len(), 12_001 - usize::from(cut < file.len()));
+            if cut < file.len() {
+                let e = want.1.as_deref().unwrap_or("");
+                assert!(e.contains("truncated packet record"), "{cut}: {e}");
+            }
+            let p = dir.join(format!("{cut}.pcap"));
             std::fs::write(&p, bytes).unwrap();
-            let mut feed = ClassicFeed::start(&p, None).unwrap().unwrap();
+            let feed = ClassicFeed::start(&p, None).unwrap().unwrap();
             assert_eq!(feed.linktype(), LINKTYPE_ETHERNET);
-            let mut got = Vec::new();
-            let err = loop {
-                let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
-                match feed.next_burst(&mut pk) {
-                    Ok(0) => break None,
-                    Ok(n) => got.extend(pk[..n].iter().map(|&(d, _, ts)| (ts, d.to_vec()))),
-                    Err(e) => break Some(e.to_string()),
-                }
-            };
-            assert_eq!((got, err), chunks_all(bytes), "{name}");
+            assert!(feed_all(feed) == want, "read ahead, cut at {cut}");
             // In place over shared bytes (as over a file mapping): the same again.
             let shared: SharedBytes = std::sync::Arc::new(bytes.to_vec());
-            let mut feed = ClassicFeed::start_mapped(shared, None).unwrap().unwrap();
-            let mut got = Vec::new();
-            let err = loop {
-                let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
-                match feed.next_burst(&mut pk) {
-                    Ok(0) => break None,
-                    Ok(n) => got.extend(pk[..n].iter().map(|&(d, _, ts)| (ts, d.to_vec()))),
-                    Err(e) => break Some(e.to_string()),
-                }
-            };
-            assert_eq!((got, err), chunks_all(bytes), "{name} mapped");
+            let feed = ClassicFeed::start_mapped(shared, None).unwrap().unwrap();
+            assert!(feed_all(feed) == want, "mapped, cut at {cut}");
         }
         // A bad length in the middle of a mapped capture: the packets before it, then its error.
         let mut bad = file.clone();
         bad[24 + 16 + 60 + 8..24 + 16 + 60 + 12].copy_from_slice(&(MAX_CAPLEN + 1).to_le_bytes());
-        let mut feed = ClassicFeed::start_mapped(std::sync::Arc::new(bad.clone()), None)
+        let want = reference(&bad);
+        assert_eq!(want.0.len(), 1);
+        let feed = ClassicFeed::start_mapped(std::sync::Arc::new(bad), None)
             .unwrap()
             .unwrap();
-        let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
-        assert_eq!(feed.next_burst(&mut pk).unwrap(), 1);
-        let mut pk: [BurstPacket; 32] = [(&[], 0, 0); 32];
-        let err = feed.next_burst(&mut pk).unwrap_err().to_string();
-        assert_eq!(Some(err), chunks_all(&bad).1);
+        assert!(feed_all(feed) == want);
+        // pcapng is left to CaptureReader; garbage is refused.
+        let ng: SharedBytes = std::sync::Arc::new(minimal_ng(false));
+        assert!(ClassicFeed::start_mapped(ng, None).unwrap().is_none());
+        let gif: SharedBytes = std::sync::Arc::new(b"GIF89a......................".to_vec());
+        assert!(ClassicFeed::start_mapped(gif, None).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
