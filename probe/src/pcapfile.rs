@@ -312,21 +312,26 @@ fn read_classic_record<R: Read>(
     if got < h.len() {
         return Ok(Err(start));
     }
-    let secs = u64::from(e.u32(&h[0..4]));
-    let frac = u64::from(e.u32(&h[4..8]));
+    Ok(Ok(Some(record_header(&h, e, nanosecond, start)?)))
+}
+
+/// The 16 bytes of a classic record header at file offset `at`: time in ns, lengths, and the
+/// one check every reader makes (a captured length no capture has).
+#[inline]
+fn record_header(h: &[u8], e: Endian, nanosecond: bool, at: u64) -> io::Result<PacketHeader> {
     let caplen = e.u32(&h[8..12]);
-    let orig_len = e.u32(&h[12..16]);
     if caplen > MAX_CAPLEN {
         return Err(invalid(format!(
-            "implausible caplen {caplen} in packet record at offset {start}"
+            "implausible caplen {caplen} in packet record at offset {at}"
         )));
     }
-    let ts_ns = secs * NS_PER_SEC + if nanosecond { frac } else { frac * 1000 };
-    Ok(Ok(Some(PacketHeader {
-        ts_ns,
+    let secs = u64::from(e.u32(&h[0..4]));
+    let frac = u64::from(e.u32(&h[4..8]));
+    Ok(PacketHeader {
+        ts_ns: secs * NS_PER_SEC + if nanosecond { frac } else { frac * 1000 },
         caplen,
-        orig_len,
-    })))
+        orig_len: e.u32(&h[12..16]),
+    })
 }
 
 fn scan_pcap<R: Read>(
@@ -864,21 +869,15 @@ fn walk_records(
         if avail < 16 {
             return Some(truncated(*at as u64));
         }
-        let h = &b[*at..*at + 16];
-        let caplen = e.u32(&h[8..12]);
-        if caplen > MAX_CAPLEN {
-            return Some(invalid(format!(
-                "implausible caplen {caplen} in packet record at offset {at}"
-            )));
-        }
-        if avail < 16 + caplen as usize {
+        let h = match record_header(&b[*at..*at + 16], e, nanosecond, *at as u64) {
+            Ok(h) => h,
+            Err(err) => return Some(err),
+        };
+        if avail < 16 + h.caplen as usize {
             return Some(truncated(*at as u64));
         }
-        let secs = u64::from(e.u32(&h[0..4]));
-        let frac = u64::from(e.u32(&h[4..8]));
-        let ts = secs * NS_PER_SEC + if nanosecond { frac } else { frac * 1000 };
-        index.push((*at as u64 + 16, caplen, ts));
-        *at += 16 + caplen as usize;
+        index.push((*at as u64 + 16, h.caplen, h.ts_ns));
+        *at += 16 + h.caplen as usize;
     }
     None
 }
@@ -920,17 +919,16 @@ impl FeedReader {
         let e = self.e;
         let err = loop {
             while filled - at >= 16 {
-                let h = &c.data[at..at + 16];
-                let caplen = e.u32(&h[8..12]);
-                if caplen > MAX_CAPLEN {
-                    self.base = chunk_base + at as u64;
-                    self.carry.clear();
-                    return Some(invalid(format!(
-                        "implausible caplen {caplen} in packet record at offset {}",
-                        self.base
-                    )));
-                }
-                let rec = 16 + caplen as usize;
+                let offset = chunk_base + at as u64;
+                let h = match record_header(&c.data[at..at + 16], e, self.nanosecond, offset) {
+                    Ok(h) => h,
+                    Err(err) => {
+                        self.base = offset;
+                        self.carry.clear();
+                        return Some(err);
+                    }
+                };
+                let rec = 16 + h.caplen as usize;
                 if filled - at < rec {
                     if at == 0 && rec + FEED_PIECE > c.data.len() {
                         // A record larger than the chunk: grow it (bounded by MAX_CAPLEN).
@@ -938,10 +936,7 @@ impl FeedReader {
                     }
                     break;
                 }
-                let secs = u64::from(e.u32(&h[0..4]));
-                let frac = u64::from(e.u32(&h[4..8]));
-                let ts = secs * NS_PER_SEC + if self.nanosecond { frac } else { frac * 1000 };
-                c.index.push((at as u64 + 16, caplen, ts));
+                c.index.push((at as u64 + 16, h.caplen, h.ts_ns));
                 at += rec;
             }
             // Full enough; a record larger than a chunk is read whole first.
