@@ -75,6 +75,17 @@ pub struct OutputSpec {
     pub target: Target,
 }
 
+/// `HOST:PORT` with a host and a port 1..=65535; the reason, naming `scheme`, when not.
+fn check_host_port(hp: &str, scheme: &str) -> Result<(), String> {
+    let (host, port) = hp
+        .rsplit_once(':')
+        .ok_or_else(|| format!("expected {scheme}HOST:PORT"))?;
+    if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
+        return Err(format!("expected {scheme}HOST:PORT with a port 1..=65535"));
+    }
+    Ok(())
+}
+
 impl OutputSpec {
     /// Parse `[netify:|netobserv:]TARGET`; `default` is the format without a prefix.
     pub fn parse(s: &str, default: Format) -> Result<OutputSpec, String> {
@@ -97,14 +108,7 @@ impl OutputSpec {
                     &s[..s.len() - t.len()]
                 )));
             }
-            let (host, port) = hp
-                .rsplit_once(':')
-                .ok_or_else(|| bad(&format!("expected {scheme}HOST:PORT")))?;
-            if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
-                return Err(bad(&format!(
-                    "expected {scheme}HOST:PORT with a port 1..=65535"
-                )));
-            }
+            check_host_port(hp, scheme).map_err(|why| bad(&why))?;
             let hp = hp.to_string();
             return Ok(OutputSpec {
                 format: Format::Ipfix,
@@ -118,22 +122,14 @@ impl OutputSpec {
         let target = if t == "-" {
             Target::Stdout
         } else if let Some(hp) = t.strip_prefix("tcp://") {
-            let (host, port) = hp
-                .rsplit_once(':')
-                .ok_or_else(|| bad("expected tcp://HOST:PORT"))?;
-            if host.is_empty() || port.parse::<u16>().map_or(true, |p| p == 0) {
-                return Err(bad("expected tcp://HOST:PORT with a port 1..=65535"));
-            }
+            check_host_port(hp, "tcp://").map_err(|why| bad(&why))?;
             Target::Tcp(hp.to_string())
         } else if let Some(rest) = t.strip_prefix("kafka://") {
             let (brokers, topic) = rest
                 .split_once('/')
                 .ok_or_else(|| bad("expected kafka://BROKER[,BROKER]/TOPIC"))?;
             for b in brokers.split(',') {
-                let ok = b
-                    .rsplit_once(':')
-                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0));
-                if !ok {
+                if check_host_port(b, "").is_err() {
                     return Err(bad(&format!(
                         "broker '{b}': expected HOST:PORT with a port 1..=65535"
                     )));
