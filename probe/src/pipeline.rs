@@ -244,9 +244,6 @@ impl<O: RecordOut> Pipeline<O> {
                 for h in hashes() {
                     self.shard.prefetch_entry(h);
                 }
-                for h in hashes() {
-                    self.shard.prefetch_neighbours(h);
-                }
             }
             for (i, &(_, len, now)) in chunk.iter().enumerate() {
                 match res[i] {

@@ -6,6 +6,7 @@ pub mod key;
 pub mod record;
 pub mod shard;
 pub mod tcp;
+pub mod wheel;
 
 pub use community_id::community_id_v1;
 pub use frag::FragTable;

@@ -1,0 +1,350 @@
+//! The idle-timer wheel of a shard: which flows may be due, by millisecond, without touching any
+//! list on a packet.
+//!
+//! A flow is filed under a *check time*: a lower bound of its idle due time, computed when it was
+//! filed. Packets only move the flow's real due time later, never earlier, so a packet does no
+//! list work at all; when the check time comes, the shard looks at the real due time and either
+//! ends the flow or files it again under that time (once per idle timeout of a busy flow, not once
+//! per packet). Moving a flow to an earlier due time (a TCP close) is an explicit
+//! [`Wheel::remove`] + [`Wheel::insert`].
+//!
+//! Two levels, both intrusive doubly linked lists through one link per flow slot:
+//! - `FINE` slots of 1 ms for the current window of `FINE` ms;
+//! - `COARSE` slots of one window each for the following windows (262 s in all). A check time
+//!   beyond that horizon is filed in the last window and simply checked again then.
+//!
+//! When the cursor enters a window, its coarse slot is handed out whole ([`Wheel::next_due`]) and
+//! the shard files each flow again, now into a fine slot. Empty slots are skipped through
+//! bitmaps, so a long gap in a capture costs at most one pass over the coarse bitmap. Every
+//! operation is O(1) except the skip, which is O(bitmap words) = O(65).
+
+const FINE_BITS: u32 = 6;
+/// 1 ms slots of the current window.
+const FINE: usize = 1 << FINE_BITS;
+const COARSE_BITS: u32 = 12;
+/// Window slots (`FINE` ms each) after the current window.
+const COARSE: usize = 1 << COARSE_BITS;
+const SLOTS: usize = FINE + COARSE;
+/// Pseudo-slot holding the rest of a coarse slot being handed out (the window just entered).
+const DRAIN: usize = SLOTS;
+const WORDS: usize = SLOTS / 64;
+
+const NIL: u32 = u32::MAX;
+/// `Link::prev` of a list head: the wheel slot it heads, with this bit set.
+const HEAD: u32 = 1 << 31;
+/// `Link::prev` of a flow slot that is in no list.
+const OUT: u32 = HEAD - 1;
+
+#[derive(Clone, Copy)]
+struct Link {
+    prev: u32,
+    next: u32,
+}
+
+pub struct Wheel {
+    /// One link per flow slot (grows with the slab, within its reserved capacity).
+    links: Vec<Link>,
+    heads: Box<[u32; SLOTS + 1]>,
+    /// Bit per non-empty slot: fine slots in word 0, coarse slots after.
+    map: [u64; WORDS + 1],
+    /// First ms not yet handed out: every fine slot before it is empty.
+    cursor: u64,
+    started: bool,
+}
+
+impl Wheel {
+    /// A wheel for up to `capacity` flow slots (reserved, not written).
+    pub fn new(capacity: usize) -> Wheel {
+        Wheel {
+            links: Vec::with_capacity(capacity),
+            heads: Box::new([NIL; SLOTS + 1]),
+            map: [0; WORDS + 1],
+            cursor: 0,
+            started: false,
+        }
+    }
+
+    /// Bytes used at full capacity (links, heads, bitmaps).
+    pub fn memory_bytes(&self) -> usize {
+        self.links.capacity() * std::mem::size_of::<Link>() + (SLOTS + 1) * 4 + (WORDS + 1) * 8
+    }
+
+    /// Make room for flow slot `s` (slots are handed out in order by the slab).
+    #[inline]
+    pub fn grow_to(&mut self, s: u32) {
+        while self.links.len() <= s as usize {
+            self.links.push(Link {
+                prev: OUT,
+                next: NIL,
+            });
+        }
+    }
+
+    #[inline]
+    fn window(&self) -> u64 {
+        self.cursor >> FINE_BITS
+    }
+
+    /// The wheel slot a check time goes to (given the cursor).
+    #[inline]
+    fn placement(&self, check_ms: u64) -> usize {
+        let at = check_ms.max(self.cursor);
+        let w = at >> FINE_BITS;
+        let cw = self.window();
+        if w == cw {
+            (at & (FINE as u64 - 1)) as usize
+        } else {
+            // Beyond the horizon: the last window, checked again then.
+            let w = w.min(cw + COARSE as u64 - 1);
+            FINE + (w & (COARSE as u64 - 1)) as usize
+        }
+    }
+
+    /// Start the clock at the first flow (times are absolute, e.g. a capture's).
+    #[inline]
+    pub fn start(&mut self, now_ms: u64) {
+        if !self.started {
+            self.started = true;
+            self.cursor = now_ms;
+        }
+    }
+
+    /// File flow slot `s` (in no list) under `check_ms`, a lower bound of its due time in ms
+    /// (`u64::MAX`: never due; it still has a place, for eviction). Returns the ms from which
+    /// the slot may be due (for the shard's deadline).
+    #[inline]
+    pub fn insert(&mut self, s: u32, check_ms: u64) -> u64 {
+        debug_assert!(self.started, "insert before start");
+        let p = self.placement(check_ms);
+        self.link(s, p);
+        self.slot_time(p)
+    }
+
+    fn link(&mut self, s: u32, p: usize) {
+        let old = self.heads[p];
+        self.links[s as usize] = Link {
+            prev: HEAD | p as u32,
+            next: old,
+        };
+        if old != NIL {
+            self.links[old as usize].prev = s;
+        } else {
+            self.map[p / 64] |= 1 << (p % 64);
+        }
+        self.heads[p] = s;
+    }
+
+    /// Take flow slot `s` out of its list (no-op if it is in none).
+    #[inline]
+    pub fn remove(&mut self, s: u32) {
+        let Link { prev, next } = self.links[s as usize];
+        if prev == OUT {
+            return;
+        }
+        if prev & HEAD != 0 {
+            let p = (prev & !HEAD) as usize;
+            self.heads[p] = next;
+            if next == NIL && p < SLOTS {
+                self.map[p / 64] &= !(1 << (p % 64));
+            }
+        } else {
+            self.links[prev as usize].next = next;
+        }
+        if next != NIL {
+            self.links[next as usize].prev = prev;
+        }
+        self.links[s as usize].prev = OUT;
+    }
+
+    /// First ms at which wheel slot `p` may hold a due flow.
+    fn slot_time(&self, p: usize) -> u64 {
+        if p < FINE {
+            (self.window() << FINE_BITS) | p as u64
+        } else {
+            let cw = self.window();
+            let off = ((p - FINE) as u64).wrapping_sub(cw) & (COARSE as u64 - 1);
+            // Offset 0 is the current window's own slot, already handed out: a full turn ahead.
+            let off = if off == 0 { COARSE as u64 } else { off };
+            (cw + off) << FINE_BITS
+        }
+    }
+
+    /// The earliest non-empty slot in time order: fine slots at or after the cursor, then coarse
+    /// windows after the current one (cyclically).
+    fn first_slot(&self) -> Option<usize> {
+        let fine = self.map[0] & (!0u64 << (self.cursor & (FINE as u64 - 1)));
+        if fine != 0 {
+            return Some(fine.trailing_zeros() as usize);
+        }
+        const CW: usize = COARSE / 64;
+        let start = ((self.window() + 1) & (COARSE as u64 - 1)) as usize;
+        let (sw, sb) = (start / 64, start % 64);
+        for k in 0..=CW {
+            let wi = (sw + k) % CW;
+            let mut bits = self.map[1 + wi];
+            if k == 0 {
+                bits &= !0u64 << sb;
+            } else if k == CW {
+                // Back at the first word: the bits before `start`.
+                bits &= !(!0u64 << sb);
+            }
+            if bits != 0 {
+                return Some(FINE + wi * 64 + bits.trailing_zeros() as usize);
+            }
+        }
+        None
+    }
+
+    /// Ms from which some flow may be due (`u64::MAX` when the wheel is empty).
+    pub fn next_time(&self) -> u64 {
+        match self.first_slot() {
+            Some(p) => self.slot_time(p),
+            None => u64::MAX,
+        }
+    }
+
+    /// Hand out the next flow slot whose check time has come by `now_ms`, removed from the wheel
+    /// (the caller ends it or files it again under its real due time). `None` when no more:
+    /// the cursor then stands after `now_ms`.
+    pub fn next_due(&mut self, now_ms: u64) -> Option<u32> {
+        let s = self.heads[DRAIN];
+        if s != NIL {
+            self.remove(s);
+            return Some(s);
+        }
+        if !self.started || now_ms < self.cursor {
+            return None;
+        }
+        let Some(p) = self.first_slot() else {
+            self.cursor = now_ms + 1;
+            return None;
+        };
+        let t = self.slot_time(p);
+        if t > now_ms {
+            // Nothing due: the cursor moves up to now, but never into the window of a coarse
+            // slot not handed out yet (`t` is that window's start then; the fine slots are empty).
+            self.cursor = self.cursor.max((now_ms + 1).min(t - 1));
+            return None;
+        }
+        if p >= FINE {
+            // Enter the window (everything before it was handed out): its whole coarse slot is
+            // handed out, from the drain list, and refiled by the caller into fine slots.
+            self.cursor = t;
+            let head = self.heads[p];
+            self.heads[p] = NIL;
+            self.map[p / 64] &= !(1 << (p % 64));
+            self.heads[DRAIN] = head;
+            self.links[head as usize].prev = HEAD | DRAIN as u32;
+            return self.next_due(now_ms);
+        }
+        let s = self.heads[p];
+        self.remove(s);
+        Some(s)
+    }
+
+    /// The flow slot at the head of the earliest non-empty slot (for eviction).
+    pub fn first(&self) -> Option<u32> {
+        self.first_slot().map(|p| self.heads[p])
+    }
+
+    /// Whether flow slot `s`, if filed now under `check_ms`, would go to the slot it is in.
+    pub fn in_place(&self, s: u32, check_ms: u64) -> bool {
+        // Only heads are asked about (see `first`).
+        let prev = self.links[s as usize].prev;
+        prev & HEAD != 0 && prev != OUT && (prev & !HEAD) as usize == self.placement(check_ms)
+    }
+
+    /// Hand out any filed flow slot (shutdown), earliest first.
+    pub fn pop_any(&mut self) -> Option<u32> {
+        let s = self.first()?;
+        self.remove(s);
+        Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model check: random inserts / removes / time steps; every flow comes out of `next_due`
+    /// exactly when its check time has come (refiled at a later check time when asked).
+    #[test]
+    fn hands_out_each_flow_at_its_check_time() {
+        let n = 300u32;
+        let mut w = Wheel::new(n as usize);
+        w.grow_to(n - 1);
+        w.start(1_000_000);
+        let mut check: Vec<Option<u64>> = vec![None; n as usize];
+        let mut x: u64 = 0x2545F4914F6CDD1D;
+        let mut rnd = |m: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % m
+        };
+        let mut now = 1_000_000u64;
+        for _ in 0..200_000 {
+            let s = rnd(n as u64) as u32;
+            match rnd(4) {
+                0 | 1 => {
+                    w.remove(s);
+                    // Mostly near, sometimes far beyond the horizon.
+                    let c = now + 1 + if rnd(8) == 0 { rnd(600_000) } else { rnd(300) };
+                    w.insert(s, c);
+                    check[s as usize] = Some(c);
+                }
+                2 => {
+                    w.remove(s);
+                    check[s as usize] = None;
+                }
+                _ => {
+                    let far = rnd(50) == 0;
+                    now += rnd(if far { 400_000 } else { 40 });
+                    while let Some(s) = w.next_due(now) {
+                        let c = check[s as usize].expect("handed out a flow not filed");
+                        if c > now {
+                            // Early (beyond-horizon or window hand-out): refile.
+                            w.insert(s, c);
+                        } else {
+                            check[s as usize] = None;
+                        }
+                    }
+                    for (i, c) in check.iter().enumerate() {
+                        assert!(
+                            c.is_none_or(|c| c > now),
+                            "flow {i} due at {c:?} still filed at {now}"
+                        );
+                    }
+                    let next = check.iter().flatten().min().copied().unwrap_or(u64::MAX);
+                    assert!(w.next_time() <= next, "next_time must be a lower bound: {} > {next}, cursor {} now {now} first {:?}", w.next_time(), w.cursor, w.first_slot());
+                }
+            }
+        }
+        let mut left = 0;
+        while w.pop_any().is_some() {
+            left += 1;
+        }
+        assert_eq!(left, check.iter().flatten().count());
+    }
+
+    #[test]
+    fn earliest_slot_first() {
+        let mut w = Wheel::new(8);
+        w.grow_to(7);
+        w.start(10_000);
+        w.insert(0, 10_000);
+        w.insert(1, 10_500);
+        w.insert(2, 10_030);
+        w.insert(3, u64::MAX);
+        assert_eq!(w.first(), Some(0));
+        assert!(w.in_place(0, 10_000));
+        w.remove(0);
+        assert_eq!(w.first(), Some(2));
+        assert!(!w.in_place(2, 10_600), "a later check time goes elsewhere");
+        w.remove(2);
+        assert_eq!(w.first(), Some(1));
+        w.remove(1);
+        assert_eq!(w.first(), Some(3), "never-due flows still have a place");
+        assert_eq!(w.next_time(), (10_000 / 64 + COARSE as u64 - 1) * 64);
+    }
+}
