@@ -1,6 +1,7 @@
 //! Every configured output: one encoder per format in use (a record is encoded once per format,
 //! whatever the number of sinks of that format) and the sinks.
 
+use super::flowhash::{self, Fnv1a};
 use super::netify::NetifyEncoder;
 use super::netobserv::{NetObservEncoder, SubnetLabels};
 use super::sink::{Format, OutputSpec, Sink, SinkOptions, SinkReport};
@@ -39,23 +40,9 @@ impl Batch {
 /// the two endpoints in canonical order. The same for every record of the flow, both directions,
 /// and every probe that sees it.
 pub fn flow_key(r: &FlowRecord) -> u64 {
-    let alen = if r.ip_version == 4 { 4 } else { 16 };
-    let a = (&r.init_ip[..alen], r.init_port);
-    let b = (&r.resp_ip[..alen], r.resp_port);
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &x in bytes {
-            h = (h ^ x as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    eat(&[r.ip_version, r.proto]);
-    eat(&r.vlan.to_be_bytes());
-    eat(lo.0);
-    eat(hi.0);
-    eat(&lo.1.to_be_bytes());
-    eat(&hi.1.to_be_bytes());
-    h
+    let mut h = Fnv1a::new();
+    flowhash::tuple(r, |b| h.update(b));
+    h.finish()
 }
 
 pub struct Outputs {
