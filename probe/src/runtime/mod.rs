@@ -507,6 +507,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     );
     let exp_report = Arc::new(Mutex::new(None));
     outputs.set_ifaces(ifaces.clone());
+    let metrics = crate::metrics::ExporterMetrics::new(&outputs.reports());
     let eargs = ExporterArgs {
         consumers,
         workers: shared.clone(),
@@ -515,7 +516,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         backoff: cfg.idle_backoff.unwrap_or(true),
         alive: exporter_alive.clone(),
         report: exp_report.clone(),
-        metrics: crate::metrics::ExporterMetrics::new(),
+        metrics,
         tsc_hz,
     };
     let exporter_job = launch(eal.as_ref(), &lmap, exporter_lcore, "exporter", move || {
