@@ -54,13 +54,13 @@ pub struct Outputs {
 }
 
 impl Outputs {
-    /// Open every output (files now: a bad path fails here, before anything starts).
+    /// Open every output (files now: a bad path fails here, before anything starts). Interface
+    /// names come later, from `set_ifaces`.
     pub fn open(
         specs: &[OutputSpec],
         opts: &SinkOptions,
         local: LocalNets,
         labels: SubnetLabels,
-        ifaces: Vec<String>,
     ) -> Result<Outputs, String> {
         let mut sinks = Vec::with_capacity(specs.len());
         for s in specs {
@@ -71,13 +71,13 @@ impl Outputs {
         Ok(Outputs {
             netify: uses(Format::Netify).then(|| {
                 (
-                    NetifyEncoder::new(local.clone(), ifaces.clone()),
+                    NetifyEncoder::new(local.clone(), Vec::new()),
                     Batch::new(keyed(Format::Netify)),
                 )
             }),
             netobserv: uses(Format::NetObserv).then(|| {
                 (
-                    NetObservEncoder::new(local, labels, ifaces),
+                    NetObservEncoder::new(local, labels, Vec::new()),
                     Batch::new(keyed(Format::NetObserv)),
                 )
             }),
@@ -189,7 +189,6 @@ mod tests {
             &SinkOptions::default(),
             LocalNets::default_nets(),
             SubnetLabels::default(),
-            vec![],
         )
         .unwrap();
         o.set_ifaces(vec!["eth9".into()]);

@@ -208,7 +208,6 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         &cfg.sink_options,
         cfg.local_nets.clone(),
         cfg.subnet_labels.clone(),
-        Vec::new(),
     )?;
 
     // Metrics endpoint before EAL: a bad address fails fast, and the HTTP thread is not pinned to
