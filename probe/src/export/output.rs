@@ -28,10 +28,11 @@ impl Batch {
         }
     }
 
+    /// End the record just encoded; `key` is its flow key (meaningful when this batch is keyed).
     #[inline]
-    fn mark(&mut self, r: &FlowRecord) {
+    fn mark(&mut self, key: u64) {
         if self.keyed {
-            self.marks.push((self.buf.len(), flow_key(r)));
+            self.marks.push((self.buf.len(), key));
         }
     }
 }
@@ -50,6 +51,8 @@ pub struct Outputs {
     netobserv: Option<(NetObservEncoder, Batch)>,
     /// Some sink speaks IPFIX (encodes per sink: sequence numbers are per session).
     ipfix: bool,
+    /// Some batch goes to a keyed sink (Kafka): the flow key is computed once per record.
+    keyed: bool,
     sinks: Vec<Sink>,
 }
 
@@ -82,6 +85,7 @@ impl Outputs {
                 )
             }),
             ipfix: uses(Format::Ipfix),
+            keyed: keyed(Format::Netify) || keyed(Format::NetObserv),
             sinks,
         })
     }
@@ -104,14 +108,15 @@ impl Outputs {
                 s.encode_ipfix(r, now_s);
             }
         }
+        let key = if self.keyed { flow_key(r) } else { 0 };
         if let Some((e, b)) = &mut self.netify {
             e.encode(r, &mut b.buf);
             b.lines += 1;
-            b.mark(r);
+            b.mark(key);
         }
         if let Some((e, b)) = &mut self.netobserv {
             b.lines += e.encode(r, now_s, &mut b.buf);
-            b.mark(r);
+            b.mark(key);
         }
     }
 
