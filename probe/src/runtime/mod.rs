@@ -53,8 +53,9 @@ struct Capture {
     /// `None`: counted during the replay (built-in reader).
     counted: Option<(u64, u64)>,
     link: LinkType,
-    /// Built-in reader, classic pcap: read ahead from the start, on `reader_cpu`.
-    feed: Option<pcapfile::ClassicFeed>,
+    /// Built-in reader: the capture, opened once (classic pcap: read ahead from the start, on
+    /// `reader_cpu`).
+    feed: Option<worker::Feed>,
 }
 
 fn check_captures(
@@ -67,19 +68,21 @@ fn check_captures(
         .map(|f| {
             let fail = |e: std::io::Error| format!("capture {}: {e}", f.display());
             if !scan {
-                // Mapped and replayed in place; read ahead into chunks where mapping fails.
-                let feed = match crate::dpdk::mapped::Mapped::open(f).map_err(fail)? {
+                // Mapped and replayed in place; read ahead into chunks where mapping fails; other
+                // formats (pcapng) go to the worker through the reader opened here.
+                let classic = match crate::dpdk::mapped::Mapped::open(f).map_err(fail)? {
                     Some(m) => pcapfile::ClassicFeed::start_mapped(Arc::new(m), reader_cpu),
                     None => pcapfile::ClassicFeed::start(f, reader_cpu),
                 }
                 .map_err(fail)?;
-                if feed.is_none() {
-                    pcapfile::CaptureReader::open(f).map_err(fail)?;
-                }
+                let feed = match classic {
+                    Some(c) => worker::Feed::Classic(c),
+                    None => worker::Feed::Reader(pcapfile::CaptureReader::open(f).map_err(fail)?),
+                };
                 return Ok(Capture {
                     counted: None,
                     link: LinkType::Ethernet,
-                    feed,
+                    feed: Some(feed),
                 });
             }
             let s = pcapfile::scan(f).map_err(|e| format!("capture {}: {e}", f.display()))?;
@@ -479,14 +482,14 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             shared: sh,
             ring_capacity: cfg.ring_size.next_power_of_two() as u64 - 1,
             decap: cfg.decap,
-            feed,
         };
-        let file = match (&cfg.source, offline) {
-            (Source::Pcap(files), true) => Some(files[i].clone()),
+        // Built-in reader (the only one with a feed): the worker replays the capture itself.
+        let offline_input = match (feed, &cfg.source) {
+            (Some(feed), Source::Pcap(files)) => Some((feed, files[i].clone())),
             _ => None,
         };
-        let job = move || match file {
-            Some(f) => worker::run_offline(args, f),
+        let job = move || match offline_input {
+            Some((feed, f)) => worker::run_offline(args, feed, f),
             None => worker::run(args),
         };
         running.push(launch(
