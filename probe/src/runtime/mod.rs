@@ -146,13 +146,7 @@ where
         eal.launch(lcore, name, f).map_err(|e| e.to_string())?;
         return Ok(Running::Lcore(lcore));
     }
-    let cpu = map.as_ref().and_then(|m| {
-        m.lcores_arg
-            .split(',')
-            .filter_map(|p| p.split_once('@'))
-            .find(|(l, _)| l.parse() == Ok(lcore))
-            .and_then(|(_, c)| c.parse::<usize>().ok())
-    });
+    let cpu = map.as_ref().and_then(|m| m.cpu(lcore));
     std::thread::Builder::new()
         .name(name.to_string())
         .spawn(move || {
