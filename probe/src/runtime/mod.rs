@@ -192,8 +192,15 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         }
     };
     let m = machine();
-    // The capture readers share the first CPU with the exporter (workers get the others).
-    let reader_cpu = (m.cpus.len() > 1).then(|| m.cpus[0]);
+    let null_queues = cfg.rx_queues.unwrap_or(1) as usize;
+    // The derived lcore layout (the user's EAL arguments bring their own).
+    let lmap = match &cfg.source {
+        Source::Pcap(files) => Some(config::map_lcores(&m.cpus, files.len())),
+        Source::Null => Some(config::map_lcores(&m.cpus, null_queues)),
+        Source::Eal => None,
+    };
+    // The capture readers share the exporter's CPU (workers get the others).
+    let reader_cpu = lmap.as_ref().and_then(|l| l.cpu(l.exporter));
     let mut captures = match &cfg.source {
         Source::Pcap(files) => Some(check_captures(files, cfg.pcap_vdev, reader_cpu)?),
         _ => None,
@@ -224,9 +231,8 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         .unwrap_or(0.0);
 
     let record_size = std::mem::size_of::<FlowRecord>();
-    let (eal_args, lmap) = match &cfg.source {
-        Source::Pcap(files) => {
-            let map = config::map_lcores(&m.cpus, files.len());
+    let eal_args = match (&cfg.source, &lmap) {
+        (Source::Pcap(files), Some(map)) => {
             // The built-in reader needs no port and no mbufs: only lcores and rings.
             let queues = if cfg.pcap_vdev { files.len() } else { 0 };
             let mem = cfg.mem_mb.unwrap_or(config::memory_mb(
@@ -240,24 +246,18 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             } else {
                 Vec::new()
             };
-            (
-                config::eal_args_for(&cfg, &vdevs, &map, &m, mem)?,
-                Some(map),
-            )
+            config::eal_args_for(&cfg, &vdevs, map, &m, mem)?
         }
-        Source::Null => {
-            let q = cfg.rx_queues.unwrap_or(1) as usize;
-            let map = config::map_lcores(&m.cpus, q);
+        (Source::Null, Some(map)) => {
+            let q = null_queues;
             let mem = cfg
                 .mem_mb
                 .unwrap_or(config::memory_mb(q, q, cfg.ring_size, record_size));
             let vdev = "net_null0,copy=1,size=64".to_string();
-            (
-                config::eal_args_for(&cfg, &[vdev], &map, &m, mem)?,
-                Some(map),
-            )
+            config::eal_args_for(&cfg, &[vdev], map, &m, mem)?
         }
-        Source::Eal => (cfg.eal_args.clone(), None),
+        // Source::Eal: the user's EAL arguments (no derived map).
+        _ => cfg.eal_args.clone(),
     };
     if debug {
         eprintln!("flowprobe: EAL arguments: {}", eal_args.join(" "));
