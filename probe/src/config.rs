@@ -403,13 +403,31 @@ pub struct Machine {
 /// The lcore layout: main + workers + exporter, and which of them share a CPU.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LcoreMap {
-    /// `--lcores` value, e.g. `0@0,1@1,2@0`.
-    pub lcores_arg: String,
+    /// The CPU of each lcore, by lcore id.
+    pub cpus: Vec<usize>,
     /// Worker lcore ids in order (worker i polls queue i).
     pub workers: Vec<u32>,
     pub exporter: u32,
     /// Per worker: shares its CPU with another busy lcore.
     pub worker_shares_cpu: Vec<bool>,
+}
+
+impl LcoreMap {
+    /// The `--lcores` value, e.g. `0@0,1@1,2@0`.
+    pub fn lcores_arg(&self) -> String {
+        let parts: Vec<String> = self
+            .cpus
+            .iter()
+            .enumerate()
+            .map(|(lcore, cpu)| format!("{lcore}@{cpu}"))
+            .collect();
+        parts.join(",")
+    }
+
+    /// The CPU `lcore` runs on.
+    pub fn cpu(&self, lcore: u32) -> Option<usize> {
+        self.cpus.get(lcore as usize).copied()
+    }
 }
 
 /// Map `workers` worker lcores and one exporter onto the CPUs: lcore 0 (main, mostly asleep) and
@@ -421,24 +439,19 @@ pub fn map_lcores(cpus: &[usize], workers: usize) -> LcoreMap {
     } else {
         vec![first]
     };
-    let mut parts = vec![format!("0@{first}")];
-    let mut wl = Vec::new();
-    let mut wcpu = Vec::new();
-    for i in 0..workers {
-        let cpu = pool[i % pool.len()];
-        parts.push(format!("{}@{}", i + 1, cpu));
-        wl.push(i as u32 + 1);
-        wcpu.push(cpu);
-    }
-    let exporter = workers as u32 + 1;
-    parts.push(format!("{exporter}@{first}"));
+    let wcpu: Vec<usize> = (0..workers).map(|i| pool[i % pool.len()]).collect();
     let shares = wcpu
         .iter()
         .map(|c| *c == first || wcpu.iter().filter(|x| *x == c).count() > 1)
         .collect();
+    // Lcore 0 (main), then the workers, then the exporter.
+    let mut cpus = vec![first];
+    cpus.extend(&wcpu);
+    cpus.push(first);
+    let exporter = workers as u32 + 1;
     LcoreMap {
-        lcores_arg: parts.join(","),
-        workers: wl,
+        cpus,
+        workers: (1..=workers as u32).collect(),
         exporter,
         worker_shares_cpu: shares,
     }
@@ -466,7 +479,7 @@ pub fn eal_args_for(
 ) -> Result<Vec<String>, String> {
     let mut a = vec![
         "--lcores".to_string(),
-        map.lcores_arg.clone(),
+        map.lcores_arg(),
         "--no-pci".to_string(),
         "--log-level=notice".to_string(),
     ];
@@ -529,15 +542,16 @@ mod tests {
     #[test]
     fn lcore_map_on_two_cpus() {
         let m = map_lcores(&[0, 1], 1);
-        assert_eq!(m.lcores_arg, "0@0,1@1,2@0");
+        assert_eq!(m.lcores_arg(), "0@0,1@1,2@0");
         assert_eq!(m.workers, vec![1]);
         assert_eq!(m.exporter, 2);
+        assert_eq!((m.cpu(1), m.cpu(2), m.cpu(3)), (Some(1), Some(0), None));
         assert_eq!(m.worker_shares_cpu, vec![false]);
         let m = map_lcores(&[0, 1], 2);
-        assert_eq!(m.lcores_arg, "0@0,1@1,2@1,3@0");
+        assert_eq!(m.lcores_arg(), "0@0,1@1,2@1,3@0");
         assert_eq!(m.worker_shares_cpu, vec![true, true]);
         let m = map_lcores(&[3], 1);
-        assert_eq!(m.lcores_arg, "0@3,1@3,2@3");
+        assert_eq!(m.lcores_arg(), "0@3,1@3,2@3");
         assert_eq!(m.worker_shares_cpu, vec![true]);
     }
 

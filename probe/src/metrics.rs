@@ -704,10 +704,47 @@ pub struct ExporterMetrics {
     pub lag: Histogram,
     /// Not yet added: initiator bytes, responder bytes, retransmissions, out-of-order segments.
     pending: [u64; 4],
+    /// Per sink, in `--output` order.
+    sinks: Vec<SinkHandles>,
+    /// `flowprobe_exporter_records_total` per format in use, indexed by `RecordKind as usize`.
+    records: Vec<[Counter; 3]>,
+}
+
+/// One sink's counters.
+struct SinkHandles {
+    records: Counter,
+    bytes: Counter,
+    errors: Counter,
+    reconnects: Counter,
+    lost: Counter,
+    failed: Counter,
+    retries: Counter,
+}
+
+impl SinkHandles {
+    fn new(name: &str) -> Self {
+        // `sink` is the configured output name (a path or collector address from the command
+        // line, not a flow address): bounded by the number of --output options.
+        let n = name.to_string();
+        SinkHandles {
+            records: counter!("flowprobe_sink_records_total", "sink" => n.clone()),
+            bytes: counter!("flowprobe_sink_bytes_total", "sink" => n.clone()),
+            errors: counter!("flowprobe_sink_errors_total", "sink" => n.clone()),
+            reconnects: counter!("flowprobe_sink_reconnects_total", "sink" => n.clone()),
+            lost: counter!("flowprobe_sink_lost_total", "sink" => n.clone()),
+            failed: counter!("flowprobe_sink_failed_total", "sink" => n.clone()),
+            retries: counter!("flowprobe_sink_retries_total", "sink" => n),
+        }
+    }
 }
 
 impl ExporterMetrics {
-    pub fn new() -> Self {
+    /// `sinks`: the outputs' reports, for their names and formats (the handles are resolved here,
+    /// once, not at every publication).
+    pub fn new(sinks: &[crate::export::SinkReport]) -> Self {
+        let mut formats: Vec<&'static str> = sinks.iter().map(|s| s.format).collect();
+        formats.sort_unstable();
+        formats.dedup();
         ExporterMetrics {
             bytes_initiator: counter!("flowprobe_bytes_total", "side" => "initiator"),
             bytes_responder: counter!("flowprobe_bytes_total", "side" => "responder"),
@@ -718,6 +755,15 @@ impl ExporterMetrics {
             ooo: counter!("flowprobe_anomalies_total", "kind" => "ooo_segment"),
             lag: metrics::histogram!("flowprobe_exporter_lag_seconds"),
             pending: [0; 4],
+            sinks: sinks.iter().map(|s| SinkHandles::new(&s.name)).collect(),
+            records: formats
+                .into_iter()
+                .map(|f| {
+                    RecordKind::ALL.map(|k| {
+                        counter!("flowprobe_exporter_records_total", "type" => k.name(), "format" => f)
+                    })
+                })
+                .collect(),
         }
     }
 
@@ -757,35 +803,24 @@ impl ExporterMetrics {
 }
 
 impl ExporterMetrics {
-    /// Sink and per-type counters from the exporter's own tallies (absolute values).
+    /// Sink and per-type counters from the exporter's own tallies (absolute values). `sinks`: the
+    /// reports of the sinks given to `new`, in the same order.
     pub fn publish_sinks(&self, sinks: &[crate::export::SinkReport], records: &[u64; 3]) {
-        for s in sinks {
-            let n = s.name.clone();
-            // `sink` is the configured output name (a path or collector address from the command
-            // line, not a flow address): bounded by the number of --output options.
-            counter!("flowprobe_sink_records_total", "sink" => n.clone()).absolute(s.records);
-            counter!("flowprobe_sink_bytes_total", "sink" => n.clone()).absolute(s.bytes);
-            counter!("flowprobe_sink_errors_total", "sink" => n.clone()).absolute(s.errors);
-            counter!("flowprobe_sink_reconnects_total", "sink" => n.clone()).absolute(s.reconnects);
-            counter!("flowprobe_sink_lost_total", "sink" => n.clone()).absolute(s.lost);
-            counter!("flowprobe_sink_failed_total", "sink" => n.clone()).absolute(s.failed);
-            counter!("flowprobe_sink_retries_total", "sink" => n).absolute(s.retries);
+        debug_assert_eq!(sinks.len(), self.sinks.len());
+        for (h, s) in self.sinks.iter().zip(sinks) {
+            h.records.absolute(s.records);
+            h.bytes.absolute(s.bytes);
+            h.errors.absolute(s.errors);
+            h.reconnects.absolute(s.reconnects);
+            h.lost.absolute(s.lost);
+            h.failed.absolute(s.failed);
+            h.retries.absolute(s.retries);
         }
-        let mut formats: Vec<&'static str> = sinks.iter().map(|s| s.format).collect();
-        formats.sort_unstable();
-        formats.dedup();
-        for f in formats {
-            for k in RecordKind::ALL {
-                counter!("flowprobe_exporter_records_total", "type" => k.name(), "format" => f)
-                    .absolute(records[k as usize]);
+        for by_kind in &self.records {
+            for (c, &n) in by_kind.iter().zip(records) {
+                c.absolute(n);
             }
         }
-    }
-}
-
-impl Default for ExporterMetrics {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

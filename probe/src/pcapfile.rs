@@ -1031,39 +1031,19 @@ impl ClassicFeed {
             carry: Vec::new(),
             eof: false,
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(FEED_DEPTH);
-        let (back, recycled) = std::sync::mpsc::sync_channel::<Chunk>(FEED_DEPTH + 2);
-        std::thread::Builder::new()
-            .name("pcap-read".into())
-            .spawn(move || {
-                if let Some(id) = cpu {
-                    core_affinity::set_for_current(core_affinity::CoreId { id });
-                }
-                let mut made = 0;
-                loop {
-                    let Some(mut c) =
-                        next_chunk(&recycled, &mut made, FEED_DEPTH + 2, FEED_CHUNK / 32)
-                    else {
-                        return; // the replay stopped
-                    };
-                    let err = fr.fill(&mut c);
-                    if !hand_over(&tx, c, err) {
-                        return;
-                    }
-                    if fr.eof && fr.carry.is_empty() {
-                        return; // dropping tx ends the feed
-                    }
-                }
-            })?;
-        Ok(Some(ClassicFeed {
-            map: None,
-            rx,
-            back,
-            cur: None,
-            pos: 0,
+        let fill = move |c: &mut Chunk| {
+            let err = fr.fill(c);
+            (err, fr.eof && fr.carry.is_empty())
+        };
+        let feed = Self::spawn(
+            "pcap-read",
+            cpu,
+            FEED_DEPTH,
+            FEED_CHUNK / 32,
             linktype,
-            done: false,
-        }))
+            fill,
+        )?;
+        Ok(Some(feed))
     }
 
     /// Replays `bytes` (a whole classic pcap, e.g. a file mapping) in place: the thread (pinned to
@@ -1075,43 +1055,61 @@ impl ClassicFeed {
         let Some((_, e, nanosecond, linktype, base)) = classic_header(b)? else {
             return Ok(None);
         };
-        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(MAPPED_DEPTH);
-        let (back, recycled) = std::sync::mpsc::sync_channel::<Chunk>(MAPPED_DEPTH + 2);
         let walked = bytes.clone();
+        let mut at = base as usize;
+        let fill = move |c: &mut Chunk| {
+            let b: &[u8] = (*walked).as_ref();
+            c.index.clear();
+            let err = walk_records(b, &mut at, e, nanosecond, &mut c.index, FEED_INDEX);
+            (err, at == b.len())
+        };
+        let feed = Self::spawn("pcap-index", cpu, MAPPED_DEPTH, FEED_INDEX, linktype, fill)?;
+        // The chunks carry only the index: the packets' bytes are the mapping's.
+        Ok(Some(ClassicFeed {
+            map: Some(bytes),
+            ..feed
+        }))
+    }
+
+    /// Starts the feed's thread `name` (pinned to `cpu` when given): it fills chunks with `fill`
+    /// and hands them over, `depth` queued for the replay (at most `depth + 2` made, each with
+    /// room for `index_cap` packets), until `fill` returns an error or says the file is done
+    /// (`(error, done)`), or the replay has gone. The feed replays from the chunks' own bytes.
+    fn spawn(
+        name: &str,
+        cpu: Option<usize>,
+        depth: usize,
+        index_cap: usize,
+        linktype: u32,
+        mut fill: impl FnMut(&mut Chunk) -> (Option<io::Error>, bool) + Send + 'static,
+    ) -> io::Result<ClassicFeed> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Chunk>>(depth);
+        let (back, recycled) = std::sync::mpsc::sync_channel::<Chunk>(depth + 2);
         std::thread::Builder::new()
-            .name("pcap-index".into())
+            .name(name.into())
             .spawn(move || {
                 if let Some(id) = cpu {
                     core_affinity::set_for_current(core_affinity::CoreId { id });
                 }
-                let b: &[u8] = (*walked).as_ref();
-                let mut at = base as usize;
                 let mut made = 0;
-                loop {
-                    let Some(mut c) =
-                        next_chunk(&recycled, &mut made, MAPPED_DEPTH + 2, FEED_INDEX)
-                    else {
-                        return;
-                    };
-                    c.index.clear();
-                    let err = walk_records(b, &mut at, e, nanosecond, &mut c.index, FEED_INDEX);
-                    if !hand_over(&tx, c, err) {
-                        return;
-                    }
-                    if at == b.len() {
+                // Returning drops `tx`, which ends the feed.
+                while let Some(mut c) = next_chunk(&recycled, &mut made, depth + 2, index_cap) {
+                    let (err, done) = fill(&mut c);
+                    if !hand_over(&tx, c, err) || done {
                         return;
                     }
                 }
+                // `None`: the replay stopped.
             })?;
-        Ok(Some(ClassicFeed {
-            map: Some(bytes),
+        Ok(ClassicFeed {
+            map: None,
             rx,
             back,
             cur: None,
             pos: 0,
             linktype,
             done: false,
-        }))
+        })
     }
 
     /// The file's link type.

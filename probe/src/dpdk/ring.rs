@@ -26,18 +26,42 @@ impl Drop for RawRing {
     }
 }
 
-/// [`spsc`] in process heap memory instead of EAL memory: usable without `rte_eal_init` (the
-/// built-in capture reader runs without EAL: its start-up costs more than reading a capture).
-pub fn spsc_local<T: Copy>(name: &str, count: u32) -> Result<(Producer<T>, Consumer<T>)> {
+/// Single producer, single consumer: what the handles below guarantee.
+const FLAGS: u32 = dpdk_sys::RING_F_SP_ENQ | dpdk_sys::RING_F_SC_DEQ;
+
+/// What both constructors check and derive for elements of type T: the element size, the name
+/// as a C string, and `count` rounded up to a power of two.
+fn params<T>(name: &str, count: u32) -> Result<(u32, CString, u32)> {
     let esize = std::mem::size_of::<T>();
     assert!(
         esize % 4 == 0 && esize > 0,
         "ring element size must be a multiple of 4"
     );
     let cname = CString::new(name).map_err(|_| DpdkError::new("ring name with NUL", 22))?;
-    let count = count.next_power_of_two();
+    Ok((esize as u32, cname, count.next_power_of_two()))
+}
+
+/// The two handles of a ring.
+fn pair<T>(raw: RawRing) -> (Producer<T>, Consumer<T>) {
+    let raw = Arc::new(raw);
+    (
+        Producer {
+            ring: raw.clone(),
+            _t: PhantomData,
+        },
+        Consumer {
+            ring: raw,
+            _t: PhantomData,
+        },
+    )
+}
+
+/// [`spsc`] in process heap memory instead of EAL memory: usable without `rte_eal_init` (the
+/// built-in capture reader runs without EAL: its start-up costs more than reading a capture).
+pub fn spsc_local<T: Copy>(name: &str, count: u32) -> Result<(Producer<T>, Consumer<T>)> {
+    let (esize, cname, count) = params::<T>(name, count)?;
     // SAFETY: pure size computation.
-    let size = unsafe { dpdk_sys::rte_ring_get_memsize_elem(esize as u32, count) };
+    let size = unsafe { dpdk_sys::rte_ring_get_memsize_elem(esize, count) };
     if size < 0 {
         return Err(DpdkError::new(
             format!("ring {name}: bad size"),
@@ -52,56 +76,25 @@ pub fn spsc_local<T: Copy>(name: &str, count: u32) -> Result<(Producer<T>, Consu
     let mem = unsafe { std::alloc::alloc(layout) } as *mut dpdk_sys::rte_ring;
     let ptr =
         NonNull::new(mem).ok_or_else(|| DpdkError::new(format!("ring {name}: no memory"), 12))?;
-    let flags = dpdk_sys::RING_F_SP_ENQ | dpdk_sys::RING_F_SC_DEQ;
+    // Owned from here: freed on the error path too.
+    let raw = RawRing(ptr, Some(layout));
     // SAFETY: mem holds rte_ring_get_memsize_elem(esize, count) bytes, cache-line aligned, as
     // rte_ring_init requires; rte_ring_init only writes the header (no EAL state involved).
-    let ret = unsafe { dpdk_sys::rte_ring_init(ptr.as_ptr(), cname.as_ptr(), count, flags) };
-    let raw = Arc::new(RawRing(ptr, Some(layout)));
+    let ret = unsafe { dpdk_sys::rte_ring_init(ptr.as_ptr(), cname.as_ptr(), count, FLAGS) };
     if ret < 0 {
         return Err(DpdkError::new(format!("initialising ring {name}"), ret));
     }
-    Ok((
-        Producer {
-            ring: raw.clone(),
-            _t: PhantomData,
-        },
-        Consumer {
-            ring: raw,
-            _t: PhantomData,
-        },
-    ))
+    Ok(pair(raw))
 }
 
 /// Create a ring of `count` (rounded up to a power of two, minus one usable) elements of type T.
 pub fn spsc<T: Copy>(name: &str, count: u32, socket: i32) -> Result<(Producer<T>, Consumer<T>)> {
-    let esize = std::mem::size_of::<T>();
-    assert!(
-        esize % 4 == 0 && esize > 0,
-        "ring element size must be a multiple of 4"
-    );
-    let cname = CString::new(name).map_err(|_| DpdkError::new("ring name with NUL", 22))?;
-    let count = count.next_power_of_two();
-    let flags = dpdk_sys::RING_F_SP_ENQ | dpdk_sys::RING_F_SC_DEQ;
+    let (esize, cname, count) = params::<T>(name, count)?;
     // SAFETY: EAL is initialised by the caller; name is NUL-terminated; count is a power of two.
-    let r = unsafe {
-        dpdk_sys::rte_ring_create_elem(cname.as_ptr(), esize as u32, count, socket, flags)
-    };
-    let raw = Arc::new(RawRing(
-        NonNull::new(r).ok_or_else(|| {
-            DpdkError::last(format!("creating ring {name} ({count} x {esize} B)"))
-        })?,
-        None,
-    ));
-    Ok((
-        Producer {
-            ring: raw.clone(),
-            _t: PhantomData,
-        },
-        Consumer {
-            ring: raw,
-            _t: PhantomData,
-        },
-    ))
+    let r = unsafe { dpdk_sys::rte_ring_create_elem(cname.as_ptr(), esize, count, socket, FLAGS) };
+    let ptr = NonNull::new(r)
+        .ok_or_else(|| DpdkError::last(format!("creating ring {name} ({count} x {esize} B)")))?;
+    Ok(pair(RawRing(ptr, None)))
 }
 
 /// The enqueue side. `Send` but not `Clone`: one producer thread.

@@ -1,5 +1,6 @@
 //! Exporter side: turn flow records into output lines and deliver them to sinks.
 
+mod flowhash;
 mod ipfix_tcp;
 mod ipfix_udp;
 mod json;

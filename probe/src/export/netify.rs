@@ -14,6 +14,7 @@
 //! the reported segment carries `flow.flowprobe_icmp_errors.{count, type, code}` (count in the
 //! segment, type/code of the last error). Absent when there were none.
 
+use super::flowhash;
 use super::json::{boolean, hex, ip, lit, mac, num, tunnel_name};
 use super::localnet::{other_type, LocalNets};
 use crate::flow::{FlowRecord, RecordKind};
@@ -60,17 +61,8 @@ impl NetifyEncoder {
     /// Netify's digest: SHA-1 over the 7-tuple (IP version, protocol, VLAN, the two endpoints in
     /// canonical order, interface). Stable for the flow's life; equal for both directions.
     pub fn digest(&self, r: &FlowRecord, out: &mut Vec<u8>) {
-        let alen = if r.ip_version == 4 { 4 } else { 16 };
-        let a = (&r.init_ip[..alen], r.init_port);
-        let b = (&r.resp_ip[..alen], r.resp_port);
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         let mut h = sha1_smol::Sha1::new();
-        h.update(&[r.ip_version, r.proto]);
-        h.update(&r.vlan.to_be_bytes());
-        h.update(lo.0);
-        h.update(hi.0);
-        h.update(&lo.1.to_be_bytes());
-        h.update(&hi.1.to_be_bytes());
+        flowhash::tuple(r, |b| h.update(b));
         h.update(self.iface(r.port).as_bytes());
         hex(out, &h.digest().bytes());
     }

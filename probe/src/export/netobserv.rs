@@ -52,6 +52,7 @@
 //! - `EndReason` (`endConnection` only): `closed`, `expired`, `active`, `evicted`, `shutdown`
 //!   (the same taxonomy as Netify's `flow_purge.reason`).
 
+use super::flowhash::{self, Fnv1a};
 use super::json::{hex_into, ip, lit, mac, num, str_lit};
 use super::localnet::{bytes, parse_cidr, prefix, prefix_match, LocalNets, Prefix};
 use crate::flow::{FlowRecord, RecordKind};
@@ -199,13 +200,6 @@ fn iface_json(name: &str) -> Vec<u8> {
     v
 }
 
-fn fnv1a(h: &mut u64, data: &[u8]) {
-    for &b in data {
-        *h ^= b as u64;
-        *h = h.wrapping_mul(0x100_0000_01b3);
-    }
-}
-
 impl NetObservEncoder {
     pub fn new(local: LocalNets, labels: SubnetLabels, ifaces: Vec<String>) -> Self {
         NetObservEncoder {
@@ -227,21 +221,19 @@ impl NetObservEncoder {
 
     /// `_HashId`: the same for every record of one connection (both orientations).
     pub fn hash_id(r: &FlowRecord) -> u64 {
-        let alen = if r.ip_version == 4 { 4 } else { 16 };
-        let a = (&r.init_ip[..alen], r.init_port);
-        let b = (&r.resp_ip[..alen], r.resp_port);
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        let mut h = 0xcbf2_9ce4_8422_2325u64;
-        fnv1a(&mut h, &[r.ip_version, r.proto]);
-        fnv1a(&mut h, &r.vlan.to_be_bytes());
-        fnv1a(&mut h, lo.0);
-        fnv1a(&mut h, &lo.1.to_be_bytes());
-        fnv1a(&mut h, hi.0);
-        fnv1a(&mut h, &hi.1.to_be_bytes());
-        fnv1a(&mut h, &r.port.to_be_bytes());
-        fnv1a(&mut h, &r.flow_id.to_be_bytes());
-        fnv1a(&mut h, &r.segment.to_be_bytes());
-        h
+        // Each endpoint's address then its port (not Kafka's order): the values must not change.
+        let [lo, hi] = flowhash::endpoints(r);
+        let mut h = Fnv1a::new();
+        h.update(&[r.ip_version, r.proto]);
+        h.update(&r.vlan.to_be_bytes());
+        h.update(lo.0);
+        h.update(&lo.1.to_be_bytes());
+        h.update(hi.0);
+        h.update(&hi.1.to_be_bytes());
+        h.update(&r.port.to_be_bytes());
+        h.update(&r.flow_id.to_be_bytes());
+        h.update(&r.segment.to_be_bytes());
+        h.finish()
     }
 
     /// Append the NetObserv lines for `r` to `out`; returns how many lines (0 to 3).

@@ -1,6 +1,7 @@
 //! Every configured output: one encoder per format in use (a record is encoded once per format,
 //! whatever the number of sinks of that format) and the sinks.
 
+use super::flowhash::{self, Fnv1a};
 use super::netify::NetifyEncoder;
 use super::netobserv::{NetObservEncoder, SubnetLabels};
 use super::sink::{Format, OutputSpec, Sink, SinkOptions, SinkReport};
@@ -27,10 +28,11 @@ impl Batch {
         }
     }
 
+    /// End the record just encoded; `key` is its flow key (meaningful when this batch is keyed).
     #[inline]
-    fn mark(&mut self, r: &FlowRecord) {
+    fn mark(&mut self, key: u64) {
         if self.keyed {
-            self.marks.push((self.buf.len(), flow_key(r)));
+            self.marks.push((self.buf.len(), key));
         }
     }
 }
@@ -39,23 +41,9 @@ impl Batch {
 /// the two endpoints in canonical order. The same for every record of the flow, both directions,
 /// and every probe that sees it.
 pub fn flow_key(r: &FlowRecord) -> u64 {
-    let alen = if r.ip_version == 4 { 4 } else { 16 };
-    let a = (&r.init_ip[..alen], r.init_port);
-    let b = (&r.resp_ip[..alen], r.resp_port);
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |bytes: &[u8]| {
-        for &x in bytes {
-            h = (h ^ x as u64).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    eat(&[r.ip_version, r.proto]);
-    eat(&r.vlan.to_be_bytes());
-    eat(lo.0);
-    eat(hi.0);
-    eat(&lo.1.to_be_bytes());
-    eat(&hi.1.to_be_bytes());
-    h
+    let mut h = Fnv1a::new();
+    flowhash::tuple(r, |b| h.update(b));
+    h.finish()
 }
 
 pub struct Outputs {
@@ -63,17 +51,19 @@ pub struct Outputs {
     netobserv: Option<(NetObservEncoder, Batch)>,
     /// Some sink speaks IPFIX (encodes per sink: sequence numbers are per session).
     ipfix: bool,
+    /// Some batch goes to a keyed sink (Kafka): the flow key is computed once per record.
+    keyed: bool,
     sinks: Vec<Sink>,
 }
 
 impl Outputs {
-    /// Open every output (files now: a bad path fails here, before anything starts).
+    /// Open every output (files now: a bad path fails here, before anything starts). Interface
+    /// names come later, from `set_ifaces`.
     pub fn open(
         specs: &[OutputSpec],
         opts: &SinkOptions,
         local: LocalNets,
         labels: SubnetLabels,
-        ifaces: Vec<String>,
     ) -> Result<Outputs, String> {
         let mut sinks = Vec::with_capacity(specs.len());
         for s in specs {
@@ -84,17 +74,18 @@ impl Outputs {
         Ok(Outputs {
             netify: uses(Format::Netify).then(|| {
                 (
-                    NetifyEncoder::new(local.clone(), ifaces.clone()),
+                    NetifyEncoder::new(local.clone(), Vec::new()),
                     Batch::new(keyed(Format::Netify)),
                 )
             }),
             netobserv: uses(Format::NetObserv).then(|| {
                 (
-                    NetObservEncoder::new(local, labels, ifaces),
+                    NetObservEncoder::new(local, labels, Vec::new()),
                     Batch::new(keyed(Format::NetObserv)),
                 )
             }),
             ipfix: uses(Format::Ipfix),
+            keyed: keyed(Format::Netify) || keyed(Format::NetObserv),
             sinks,
         })
     }
@@ -117,14 +108,15 @@ impl Outputs {
                 s.encode_ipfix(r, now_s);
             }
         }
+        let key = if self.keyed { flow_key(r) } else { 0 };
         if let Some((e, b)) = &mut self.netify {
             e.encode(r, &mut b.buf);
             b.lines += 1;
-            b.mark(r);
+            b.mark(key);
         }
         if let Some((e, b)) = &mut self.netobserv {
             b.lines += e.encode(r, now_s, &mut b.buf);
-            b.mark(r);
+            b.mark(key);
         }
     }
 
@@ -202,7 +194,6 @@ mod tests {
             &SinkOptions::default(),
             LocalNets::default_nets(),
             SubnetLabels::default(),
-            vec![],
         )
         .unwrap();
         o.set_ifaces(vec!["eth9".into()]);

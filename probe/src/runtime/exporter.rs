@@ -64,8 +64,8 @@ pub fn run(mut a: ExporterArgs) -> i32 {
     let mut rep = ExporterReport::default();
     let mut busy_ticks = 0u64;
     let mut idle = 0u32;
-    // Sink counters go to the registry at most every PUBLISH_SINKS_S, when idle (a lookup per
-    // counter, so never per batch: `idle` restarts at 0 after every busy pass).
+    // Sink counters go to the registry at most every PUBLISH_SINKS_S, when idle (a report per
+    // sink, names cloned, so never per batch: `idle` restarts at 0 after every busy pass).
     let publish_every = (PUBLISH_SINKS_S * hz) as u64;
     let mut published = 0u64;
     let mut unflushed = false;

@@ -53,8 +53,9 @@ struct Capture {
     /// `None`: counted during the replay (built-in reader).
     counted: Option<(u64, u64)>,
     link: LinkType,
-    /// Built-in reader, classic pcap: read ahead from the start, on `reader_cpu`.
-    feed: Option<pcapfile::ClassicFeed>,
+    /// Built-in reader: the capture, opened once (classic pcap: read ahead from the start, on
+    /// `reader_cpu`).
+    feed: Option<worker::Feed>,
 }
 
 fn check_captures(
@@ -67,19 +68,21 @@ fn check_captures(
         .map(|f| {
             let fail = |e: std::io::Error| format!("capture {}: {e}", f.display());
             if !scan {
-                // Mapped and replayed in place; read ahead into chunks where mapping fails.
-                let feed = match crate::dpdk::mapped::Mapped::open(f).map_err(fail)? {
+                // Mapped and replayed in place; read ahead into chunks where mapping fails; other
+                // formats (pcapng) go to the worker through the reader opened here.
+                let classic = match crate::dpdk::mapped::Mapped::open(f).map_err(fail)? {
                     Some(m) => pcapfile::ClassicFeed::start_mapped(Arc::new(m), reader_cpu),
                     None => pcapfile::ClassicFeed::start(f, reader_cpu),
                 }
                 .map_err(fail)?;
-                if feed.is_none() {
-                    pcapfile::CaptureReader::open(f).map_err(fail)?;
-                }
+                let feed = match classic {
+                    Some(c) => worker::Feed::Classic(c),
+                    None => worker::Feed::Reader(pcapfile::CaptureReader::open(f).map_err(fail)?),
+                };
                 return Ok(Capture {
                     counted: None,
                     link: LinkType::Ethernet,
-                    feed,
+                    feed: Some(feed),
                 });
             }
             let s = pcapfile::scan(f).map_err(|e| format!("capture {}: {e}", f.display()))?;
@@ -143,13 +146,7 @@ where
         eal.launch(lcore, name, f).map_err(|e| e.to_string())?;
         return Ok(Running::Lcore(lcore));
     }
-    let cpu = map.as_ref().and_then(|m| {
-        m.lcores_arg
-            .split(',')
-            .filter_map(|p| p.split_once('@'))
-            .find(|(l, _)| l.parse() == Ok(lcore))
-            .and_then(|(_, c)| c.parse::<usize>().ok())
-    });
+    let cpu = map.as_ref().and_then(|m| m.cpu(lcore));
     std::thread::Builder::new()
         .name(name.to_string())
         .spawn(move || {
@@ -195,8 +192,15 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         }
     };
     let m = machine();
-    // The capture readers share the first CPU with the exporter (workers get the others).
-    let reader_cpu = (m.cpus.len() > 1).then(|| m.cpus[0]);
+    let null_queues = cfg.rx_queues.unwrap_or(1) as usize;
+    // The derived lcore layout (the user's EAL arguments bring their own).
+    let lmap = match &cfg.source {
+        Source::Pcap(files) => Some(config::map_lcores(&m.cpus, files.len())),
+        Source::Null => Some(config::map_lcores(&m.cpus, null_queues)),
+        Source::Eal => None,
+    };
+    // The capture readers share the exporter's CPU (workers get the others).
+    let reader_cpu = lmap.as_ref().and_then(|l| l.cpu(l.exporter));
     let mut captures = match &cfg.source {
         Source::Pcap(files) => Some(check_captures(files, cfg.pcap_vdev, reader_cpu)?),
         _ => None,
@@ -208,7 +212,6 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         &cfg.sink_options,
         cfg.local_nets.clone(),
         cfg.subnet_labels.clone(),
-        Vec::new(),
     )?;
 
     // Metrics endpoint before EAL: a bad address fails fast, and the HTTP thread is not pinned to
@@ -228,9 +231,8 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         .unwrap_or(0.0);
 
     let record_size = std::mem::size_of::<FlowRecord>();
-    let (eal_args, lmap) = match &cfg.source {
-        Source::Pcap(files) => {
-            let map = config::map_lcores(&m.cpus, files.len());
+    let eal_args = match (&cfg.source, &lmap) {
+        (Source::Pcap(files), Some(map)) => {
             // The built-in reader needs no port and no mbufs: only lcores and rings.
             let queues = if cfg.pcap_vdev { files.len() } else { 0 };
             let mem = cfg.mem_mb.unwrap_or(config::memory_mb(
@@ -244,24 +246,18 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             } else {
                 Vec::new()
             };
-            (
-                config::eal_args_for(&cfg, &vdevs, &map, &m, mem)?,
-                Some(map),
-            )
+            config::eal_args_for(&cfg, &vdevs, map, &m, mem)?
         }
-        Source::Null => {
-            let q = cfg.rx_queues.unwrap_or(1) as usize;
-            let map = config::map_lcores(&m.cpus, q);
+        (Source::Null, Some(map)) => {
+            let q = null_queues;
             let mem = cfg
                 .mem_mb
                 .unwrap_or(config::memory_mb(q, q, cfg.ring_size, record_size));
             let vdev = "net_null0,copy=1,size=64".to_string();
-            (
-                config::eal_args_for(&cfg, &[vdev], &map, &m, mem)?,
-                Some(map),
-            )
+            config::eal_args_for(&cfg, &[vdev], map, &m, mem)?
         }
-        Source::Eal => (cfg.eal_args.clone(), None),
+        // Source::Eal: the user's EAL arguments (no derived map).
+        _ => cfg.eal_args.clone(),
     };
     if debug {
         eprintln!("flowprobe: EAL arguments: {}", eal_args.join(" "));
@@ -480,14 +476,14 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
             shared: sh,
             ring_capacity: cfg.ring_size.next_power_of_two() as u64 - 1,
             decap: cfg.decap,
-            feed,
         };
-        let file = match (&cfg.source, offline) {
-            (Source::Pcap(files), true) => Some(files[i].clone()),
+        // Built-in reader (the only one with a feed): the worker replays the capture itself.
+        let offline_input = match (feed, &cfg.source) {
+            (Some(feed), Source::Pcap(files)) => Some((feed, files[i].clone())),
             _ => None,
         };
-        let job = move || match file {
-            Some(f) => worker::run_offline(args, f),
+        let job = move || match offline_input {
+            Some((feed, f)) => worker::run_offline(args, feed, f),
             None => worker::run(args),
         };
         running.push(launch(
@@ -507,6 +503,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     );
     let exp_report = Arc::new(Mutex::new(None));
     outputs.set_ifaces(ifaces.clone());
+    let metrics = crate::metrics::ExporterMetrics::new(&outputs.reports());
     let eargs = ExporterArgs {
         consumers,
         workers: shared.clone(),
@@ -515,7 +512,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         backoff: cfg.idle_backoff.unwrap_or(true),
         alive: exporter_alive.clone(),
         report: exp_report.clone(),
-        metrics: crate::metrics::ExporterMetrics::new(),
+        metrics,
         tsc_hz,
     };
     let exporter_job = launch(eal.as_ref(), &lmap, exporter_lcore, "exporter", move || {

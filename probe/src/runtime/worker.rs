@@ -130,8 +130,14 @@ pub struct WorkerArgs {
     pub ring_capacity: u64,
     /// Key tunnelled traffic on the inner flow.
     pub decap: bool,
-    /// Offline: the capture, already being read ahead (classic pcap).
-    pub feed: Option<crate::pcapfile::ClassicFeed>,
+}
+
+/// An offline worker's capture, opened (and its header checked) before the workers start.
+pub enum Feed {
+    /// Classic pcap, already being read ahead.
+    Classic(crate::pcapfile::ClassicFeed),
+    /// Any other capture the reader takes (pcapng), past its header.
+    Reader(crate::pcapfile::CaptureReader<std::io::BufReader<std::fs::File>>),
 }
 
 /// The ring as the pipeline's output, with the configured full-ring policy.
@@ -418,14 +424,14 @@ fn end(
 /// same pipeline in bursts, on the capture's timestamps (ns), with each packet's link type.
 /// Frame bytes are the captured length, as the net_pcap vdev counts them (`pkt_len`).
 /// Stops at the end of the file, on a read error (reported), or on a stop signal.
-pub fn run_offline(mut a: WorkerArgs, path: std::path::PathBuf) -> i32 {
+pub fn run_offline(mut a: WorkerArgs, feed: Feed, path: std::path::PathBuf) -> i32 {
     let _guard = PanicGuard(a.shared.clone());
     let t0 = std::time::Instant::now();
     let (mut pipe, ends) = start(&mut a);
     let t_table = t0.elapsed();
-    let (bursts, rc) = match a.feed.take() {
-        Some(feed) => replay_classic(&mut a, &mut pipe, feed, &path, ends.panic_at),
-        None => replay_any(&mut a, &mut pipe, &path, ends.panic_at),
+    let (bursts, rc) = match feed {
+        Feed::Classic(feed) => replay_classic(&mut a, &mut pipe, feed, &path, ends.panic_at),
+        Feed::Reader(reader) => replay_any(&mut a, &mut pipe, reader, &path, ends.panic_at),
     };
     let t_replay = t0.elapsed();
     end(pipe, &ends, bursts, 0, None);
@@ -494,16 +500,10 @@ fn replay_classic(
 fn replay_any(
     a: &mut WorkerArgs,
     pipe: &mut Pipeline<RingOut>,
+    mut reader: crate::pcapfile::CaptureReader<std::io::BufReader<std::fs::File>>,
     path: &std::path::Path,
     panic_at: u64,
 ) -> (u64, i32) {
-    let mut reader = match crate::pcapfile::CaptureReader::open(path) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("flowprobe: capture {}: {e}", path.display());
-            return (0, 1);
-        }
-    };
     let mut bufs: Vec<Vec<u8>> = (0..BURST).map(|_| Vec::with_capacity(2048)).collect();
     let mut meta = [(0u64, 0u32, 0u32); BURST];
     let mut bursts = 0u64;
