@@ -61,10 +61,11 @@ impl NetifyEncoder {
     /// Netify's digest: SHA-1 over the 7-tuple (IP version, protocol, VLAN, the two endpoints in
     /// canonical order, interface). Stable for the flow's life; equal for both directions.
     pub fn digest(&self, r: &FlowRecord, out: &mut Vec<u8>) {
-        let mut h = sha1_smol::Sha1::new();
+        use sha1::Digest;
+        let mut h = sha1::Sha1::new();
         flowhash::tuple(r, |b| h.update(b));
         h.update(self.iface(r.port).as_bytes());
-        hex(out, &h.digest().bytes());
+        hex(out, h.finalize().as_ref());
     }
 
     /// Append one JSON line for `r` to `out`.

@@ -26,7 +26,8 @@ pub fn community_id_v1(rec: &FlowRecord, seed: u16) -> String {
         std::mem::swap(&mut sa, &mut da);
         std::mem::swap(&mut sp, &mut dp);
     }
-    let mut h = sha1_smol::Sha1::new();
+    use sha1::Digest;
+        let mut h = sha1::Sha1::new();
     h.update(&seed.to_be_bytes());
     h.update(sa);
     h.update(da);
@@ -36,7 +37,7 @@ pub fn community_id_v1(rec: &FlowRecord, seed: u16) -> String {
         h.update(&dp.to_be_bytes());
     }
     let mut s = String::from("1:");
-    base64(&h.digest().bytes(), &mut s);
+    base64(h.finalize().as_ref(), &mut s);
     s
 }
 
