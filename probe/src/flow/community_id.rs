@@ -28,13 +28,13 @@ pub fn community_id_v1(rec: &FlowRecord, seed: u16) -> String {
     }
     use sha1::Digest;
         let mut h = sha1::Sha1::new();
-    h.update(&seed.to_be_bytes());
+    h.update(seed.to_be_bytes());
     h.update(sa);
     h.update(da);
-    h.update(&[rec.proto, 0]);
+    h.update([rec.proto, 0]);
     if ports {
-        h.update(&sp.to_be_bytes());
-        h.update(&dp.to_be_bytes());
+        h.update(sp.to_be_bytes());
+        h.update(dp.to_be_bytes());
     }
     let mut s = String::from("1:");
     base64(h.finalize().as_ref(), &mut s);
