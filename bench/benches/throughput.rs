@@ -1,8 +1,9 @@
 //! Throughput harness: the same packets through (1) a bare loop that only touches each packet,
-//! (2) flowprobe's worker pipeline (parse + flow update + expiry + records to a ring drained by an
-//! exporter thread that encodes Netify JSON), (3) the `flowscope` crate's tracker. Reports Mpps,
-//! ns and cycles per packet and the ratios 2/1 and 2/3 at several concurrent-flow counts, bytes per
-//! flow, peak RSS, allocations in the steady state, and two-worker scaling.
+//! (2) flowprobe's worker pipeline (parse + flow update + expiry + records to the probe's SPSC
+//! ring, drained by an exporter thread that encodes Netify JSON), (3) the `flowscope` crate's
+//! tracker. Reports Mpps, ns and cycles per packet and the ratios 2/1 and 2/3 at several
+//! concurrent-flow counts, bytes per flow, peak RSS, allocations in the steady state, and
+//! two-worker scaling.
 //!
 //! Packets are pre-built from the project's trace generator (realistic mix, handshakes, teardown,
 //! DNS, ICMP, IPv6, VLAN, Zipf popularity) into an in-memory arena of 128-byte slots (the headers;
@@ -16,9 +17,10 @@
 //! (arena, table, flowscope's tracker and the exporter included).
 //!
 //! Run: `cargo bench -p flowprobe-bench --bench throughput -- [--flows 10000,1000000,10000000]
-//! [--seconds 3] [--json PATH]`.
+//! [--seconds 3] [--rounds 3] [--json PATH]`. Each figure is the median of `--rounds` rounds in
+//! which every measurement runs once, in turn.
 
-use crossbeam::queue::ArrayQueue;
+use flowprobe::dpdk::ring::{self, Consumer, Producer};
 use flowprobe::export::{LocalNets, NetifyEncoder};
 use flowprobe::flow::{EndReason, FlowRecord, ShardConfig};
 use flowprobe::pipeline::{LinkType, Pipeline, RecordOut};
@@ -90,19 +92,13 @@ impl Arena {
     }
 }
 
-/// A bounded SPSC-style ring to the exporter thread; a full ring counts the record as dropped.
-struct QueueOut(Arc<ArrayQueue<FlowRecord>>);
+/// The probe's own worker → exporter ring (DPDK's SPSC `rte_ring` in process memory, as the
+/// built-in capture reader uses): a full ring counts the record as dropped.
+struct RingOut(Producer<FlowRecord>);
 
-impl RecordOut for QueueOut {
+impl RecordOut for RingOut {
     fn push(&mut self, recs: &[FlowRecord]) -> usize {
-        let mut n = 0;
-        for r in recs {
-            if self.0.push(*r).is_err() {
-                break;
-            }
-            n += 1;
-        }
-        n
+        self.0.enqueue_burst(recs)
     }
 }
 
@@ -200,7 +196,6 @@ struct ProbeResult {
     bytes_per_flow: f64,
     records: u64,
     dropped: u64,
-    steady_allocs: usize,
 }
 
 /// (2) flowprobe's pipeline with an exporter thread encoding every record; `huge`: the flow table
@@ -212,27 +207,33 @@ fn probe(
     huge: bool,
     pin: Option<core_affinity::CoreId>,
 ) -> ProbeResult {
-    let q = Arc::new(ArrayQueue::new(65536));
+    let (tx, rx): (Producer<FlowRecord>, Consumer<FlowRecord>) =
+        ring::spsc_local("bench", 65536).expect("ring");
     let done = Arc::new(AtomicBool::new(false));
     let encoded = Arc::new(AtomicU64::new(0));
     let exporter = {
-        let (q, done, encoded) = (q.clone(), done.clone(), encoded.clone());
+        let (done, encoded, mut rx) = (done.clone(), encoded.clone(), rx);
         std::thread::spawn(move || {
             let enc = NetifyEncoder::new(LocalNets::default_nets(), vec!["bench0".into()]);
             let mut out = Vec::with_capacity(1 << 20);
+            let mut buf = vec![FlowRecord::default(); 64];
             loop {
-                match q.pop() {
-                    Some(r) => {
-                        enc.encode(&r, &mut out);
-                        if out.len() > 1 << 19 {
-                            out.clear();
-                        }
-                        encoded.fetch_add(1, Ordering::Relaxed);
+                let n = rx.dequeue_burst(&mut buf);
+                if n == 0 {
+                    if done.load(Ordering::Acquire) && rx.count() == 0 {
+                        break;
                     }
-                    None if done.load(Ordering::Acquire) => break,
                     // Back off like the real exporter on a shared CPU: the workers get the cores.
-                    None => std::thread::sleep(Duration::from_micros(50)),
+                    std::thread::sleep(Duration::from_micros(50));
+                    continue;
                 }
+                for r in &buf[..n] {
+                    enc.encode(r, &mut out);
+                }
+                if out.len() > 1 << 19 {
+                    out.clear();
+                }
+                encoded.fetch_add(n as u64, Ordering::Relaxed);
             }
         })
     };
@@ -242,7 +243,7 @@ fn probe(
         core_affinity::set_for_current(c);
     }
     let cap = capacity(flows);
-    let mut p = pipeline(flows, huge, QueueOut(q));
+    let mut p = pipeline(flows, huge, RingOut(tx));
     // Warm-up pass: fills the table (creation), then measure the steady state.
     run_pass(&mut p, a, 0);
     let mut pass_no = 1;
@@ -260,11 +261,6 @@ fn probe(
         bytes_per_flow: p.shard.memory_bytes() as f64 / cap as f64,
         records: encoded.load(Ordering::Relaxed),
         dropped: p.batch.dropped.iter().sum(),
-        steady_allocs: if huge {
-            0
-        } else {
-            steady_state_allocations(a, flows)
-        },
     }
 }
 
@@ -358,6 +354,12 @@ fn two_workers(flows: u32, packets: u64, secs: f64, exporters: bool) -> f64 {
     hs.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
 }
 
+/// The median (upper middle for an even count).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
 fn arg(name: &str) -> Option<String> {
     let v: Vec<String> = std::env::args().collect();
     v.iter()
@@ -407,6 +409,10 @@ fn main() {
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     let secs: f64 = arg("--seconds").and_then(|s| s.parse().ok()).unwrap_or(3.0);
+    let rounds: usize = arg("--rounds")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1);
     let hz = tsc_hz();
     let mut rows = Vec::new();
     println!(
@@ -430,11 +436,24 @@ fn main() {
         let packets = (f as u64 * 4).clamp(2_000_000, 20_000_000);
         reset_peak_rss();
         let a = Arena::build(f, packets, 42);
-        let b = bare(&a, secs);
-        let p = probe(&a, f, secs, false, None);
-        let huge = probe(&a, f, secs, true, None);
-        let s = peer(&a, f, secs);
-        let alone = probe_alone(&a, f, secs);
+        // Rounds of all five measurements in turn, medians reported: a noisy minute on a
+        // shared machine hits every column alike instead of one.
+        let (mut bs, mut ps, mut hs, mut ss, mut als) = (vec![], vec![], vec![], vec![], vec![]);
+        let mut p = None;
+        for _ in 0..rounds {
+            bs.push(bare(&a, secs));
+            let r = probe(&a, f, secs, false, None);
+            ps.push(r.mpps);
+            p.get_or_insert(r);
+            hs.push(probe(&a, f, secs, true, None).mpps);
+            ss.push(peer(&a, f, secs));
+            als.push(probe_alone(&a, f, secs));
+        }
+        let (b, s, alone) = (median(&mut bs), median(&mut ss), median(&mut als));
+        let huge = median(&mut hs);
+        let mut p = p.expect("one round");
+        p.mpps = median(&mut ps);
+        let steady_allocs = steady_state_allocations(&a, f);
         let rss_mib = peak_rss_kb() as f64 / 1024.0;
         let ns = 1e3 / p.mpps;
         let row = json!({
@@ -442,7 +461,7 @@ fn main() {
             "packets_per_pass": a.n(),
             "bare_mpps": b,
             "probe_mpps": p.mpps,
-            "probe_huge_pages_mpps": huge.mpps,
+            "probe_huge_pages_mpps": huge,
             "probe_without_exporter_mpps": alone,
             "flowscope_mpps": s,
             "probe_ns_per_packet": ns,
@@ -453,7 +472,10 @@ fn main() {
             "bytes_per_flow": p.bytes_per_flow,
             "records_exported": p.records,
             "records_dropped": p.dropped,
-            "steady_state_allocations": p.steady_allocs,
+            "steady_state_allocations": steady_allocs,
+            "rounds": rounds,
+            "probe_mpps_rounds": ps,
+            "bare_mpps_rounds": bs,
             "peak_rss_mib": rss_mib,
         });
         println!(
@@ -466,10 +488,10 @@ fn main() {
             ns * hz / 1e9,
             100.0 * p.mpps / b,
             p.mpps / s,
-            huge.mpps,
+            huge,
             p.bytes_per_flow,
             rss_mib,
-            p.steady_allocs,
+            steady_allocs,
             alone
         );
         rows.push(row);
@@ -478,16 +500,23 @@ fn main() {
     let scale_flows = flows.first().copied().unwrap_or(10_000);
     // One worker pinned like one of the two below, on the same arena size; with its exporter
     // thread and alone (the exporters' encoding shares the two CPUs with the workers).
-    let (one, one_alone) = std::thread::spawn(move || {
-        let core = core_affinity::get_core_ids().and_then(|c| c.first().copied());
-        let a = Arena::build(scale_flows / 2, 1_000_000, 100);
-        let with = probe(&a, scale_flows / 2, secs, false, core).mpps;
-        (with, probe_alone(&a, scale_flows / 2, secs))
-    })
-    .join()
-    .unwrap_or((0.0, 0.0));
-    let two = two_workers(scale_flows, 2_000_000, secs, true);
-    let two_alone = two_workers(scale_flows, 2_000_000, secs, false);
+    let (mut ones, mut one_alones, mut twos, mut two_alones) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        let (with, alone) = std::thread::spawn(move || {
+            let core = core_affinity::get_core_ids().and_then(|c| c.first().copied());
+            let a = Arena::build(scale_flows / 2, 1_000_000, 100);
+            let with = probe(&a, scale_flows / 2, secs, false, core).mpps;
+            (with, probe_alone(&a, scale_flows / 2, secs))
+        })
+        .join()
+        .unwrap_or((0.0, 0.0));
+        ones.push(with);
+        one_alones.push(alone);
+        twos.push(two_workers(scale_flows, 2_000_000, secs, true));
+        two_alones.push(two_workers(scale_flows, 2_000_000, secs, false));
+    }
+    let (one, one_alone) = (median(&mut ones), median(&mut one_alones));
+    let (two, two_alone) = (median(&mut twos), median(&mut two_alones));
     println!(
         "two workers: {two:.2} Mpps vs one {one:.2} Mpps = {:.2}x (each with its exporter); pipelines alone: {two_alone:.2} vs {one_alone:.2} = {:.2}x",
         two / one,

@@ -27,7 +27,7 @@ pub fn community_id_v1(rec: &FlowRecord, seed: u16) -> String {
         std::mem::swap(&mut sp, &mut dp);
     }
     use sha1::Digest;
-        let mut h = sha1::Sha1::new();
+    let mut h = sha1::Sha1::new();
     h.update(seed.to_be_bytes());
     h.update(sa);
     h.update(da);

@@ -941,7 +941,47 @@ impl Shard {
     }
 
     /// TCP per-segment work; returns whether this segment closed the connection.
+    #[inline]
     fn tcp(f: &mut Flow, d: usize, m: &PacketMeta, now: u64) -> bool {
+        let fl = m.tcp_flags;
+        if fl & (TCP_SYN | TCP_FIN | TCP_RST) == 0 && f.tcp == TcpState::Established as u8 {
+            // Most segments: established (no handshake pending), no control flag. The state, the
+            // handshake RTTs and the close bits stay; only flags and sequence tracking move.
+            f.dir[d].or_hi16(fl as u16);
+            Self::track_seq(f, d, m, fl);
+            return false;
+        }
+        Self::tcp_control(f, d, m, now)
+    }
+
+    /// Sequence tracking: a segment wholly below what this direction already sent is a
+    /// retransmission; one that starts beyond it is a sequence error (gap or reordering).
+    /// Fragments carry only part of the segment (or none of its header): skipped.
+    #[inline]
+    fn track_seq(f: &mut Flow, d: usize, m: &PacketMeta, fl: u8) {
+        let fragment = m.frag_offset != 0 || m.more_fragments;
+        let hdrs = m.payload_offset.saturating_sub(m.l3_offset);
+        let payload = m.ip_len.saturating_sub(hdrs) as u32;
+        let seg = payload + u32::from(fl & TCP_SYN != 0) + u32::from(fl & TCP_FIN != 0);
+        if !fragment && fl & TCP_RST == 0 && seg > 0 {
+            let ds = &mut f.dir[d];
+            let end = m.tcp_seq.wrapping_add(seg);
+            if !ds.has(SEQ_INIT) {
+                ds.dscp_bits |= SEQ_INIT;
+                ds.next_seq = end;
+            } else if (end.wrapping_sub(ds.next_seq) as i32) <= 0 {
+                f.l4a += 1;
+            } else {
+                if (m.tcp_seq.wrapping_sub(ds.next_seq) as i32) > 0 {
+                    f.l4b += 1;
+                }
+                ds.next_seq = end;
+            }
+        }
+    }
+
+    /// [`Shard::tcp`] for segments with SYN, FIN or RST, or outside the established state.
+    fn tcp_control(f: &mut Flow, d: usize, m: &PacketMeta, now: u64) -> bool {
         let fl = m.tcp_flags;
         let mut bits = fl as u16;
         if fl & TCP_ACK != 0 {
@@ -966,30 +1006,11 @@ impl Shard {
                 ds.set_wscale1(w.min(14) + 1);
             }
         }
-        // Sequence tracking: a segment wholly below what this direction already sent is a
-        // retransmission; one that starts beyond it is a sequence error (gap or reordering).
-        // Fragments carry only part of the segment (or none of its header): skipped.
-        let fragment = m.frag_offset != 0 || m.more_fragments;
-        let hdrs = m.payload_offset.saturating_sub(m.l3_offset);
-        let payload = m.ip_len.saturating_sub(hdrs) as u32;
-        let seg = payload + u32::from(fl & TCP_SYN != 0) + u32::from(fl & TCP_FIN != 0);
-        if !fragment && fl & TCP_RST == 0 && seg > 0 {
-            let end = m.tcp_seq.wrapping_add(seg);
-            if !ds.has(SEQ_INIT) {
-                ds.dscp_bits |= SEQ_INIT;
-                ds.next_seq = end;
-            } else if (end.wrapping_sub(ds.next_seq) as i32) <= 0 {
-                f.l4a += 1;
-            } else {
-                if (m.tcp_seq.wrapping_sub(ds.next_seq) as i32) > 0 {
-                    f.l4b += 1;
-                }
-                ds.next_seq = end;
-            }
-        }
-        if fragment && m.frag_offset != 0 {
+        Self::track_seq(f, d, m, fl);
+        if m.frag_offset != 0 {
             return false; // no TCP header in a non-first fragment
         }
+        let ds = &mut f.dir[d];
         if fl & TCP_FIN != 0 {
             ds.dscp_bits |= DIR_FIN;
         }
