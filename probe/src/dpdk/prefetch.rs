@@ -19,9 +19,15 @@ pub fn line<T>(p: &T) {
 /// [`line`] for every cache line of `*p` (a struct spanning a few lines).
 #[inline(always)]
 pub fn lines<T>(p: &T) {
+    bytes_of(p, std::mem::size_of::<T>())
+}
+
+/// [`line`] for every cache line of the first `n` bytes of `*p`.
+#[inline(always)]
+pub fn bytes_of<T>(p: &T, n: usize) {
     let a = p as *const T as usize;
     let mut l = a & !63;
-    while l < a + std::mem::size_of::<T>() {
+    while l < a + n.min(std::mem::size_of::<T>()) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above; a prefetch of any address is harmless.
         unsafe {

@@ -387,15 +387,26 @@ impl DirState {
     }
 }
 
+/// Fields in the order a packet touches them (`repr(C)`): the key, the time base, both
+/// directions and the state bytes come first (`HOT_BYTES`, the part a burst prefetches); the
+/// timer links, id and per-segment words a packet rarely touches follow.
 #[derive(Clone, Copy, Default)]
+#[repr(C)]
 struct Flow {
     key: FlowKey,
-    /// Report list link; a free entry's `rep.next` links the free list.
-    rep: Link,
-    act: Link,
-    id: u64,
     /// Epoch ms of the flow's first packet: the base of every time offset below.
     base_ms: u64,
+    dir: [DirState; 2],
+    detection_packets: u8,
+    class: u8,
+    /// `TcpState` in the low 3 bits, `HS_PENDING`.
+    tcp: u8,
+    bits: u8,
+    /// Protocol-specific words, shared because a flow is only one protocol:
+    /// TCP: retransmissions, sequence errors; UDP with DNS: the pending query time (ms offset) or,
+    /// once answered, the latency in ms, and `dns_id | dns_flags << 16`.
+    l4a: u32,
+    l4b: u32,
     /// Start of the current segment (the active timeout runs from here).
     seg_start: u32,
     next_report: u32,
@@ -403,21 +414,17 @@ struct Flow {
     /// (see `HS_PENDING`).
     rtt_syn_ns: u32,
     rtt_ack_ns: u32,
-    /// Protocol-specific words, shared because a flow is only one protocol:
-    /// TCP: retransmissions, sequence errors; UDP with DNS: the pending query time (ms offset) or,
-    /// once answered, the latency in ms, and `dns_id | dns_flags << 16`.
-    l4a: u32,
-    l4b: u32,
-    dir: [DirState; 2],
     /// TCP resets (saturating).
     resets: u16,
     segment: u16,
-    detection_packets: u8,
-    class: u8,
-    /// `TcpState` in the low 3 bits, `HS_PENDING`.
-    tcp: u8,
-    bits: u8,
+    /// Report list link; a free entry's `rep.next` links the free list.
+    rep: Link,
+    act: Link,
+    id: u64,
 }
+
+/// The part of an entry a packet reads or writes (see [`Flow`]).
+const HOT_BYTES: usize = std::mem::offset_of!(Flow, seg_start);
 
 impl Flow {
     /// Absolute ns of a time offset.
@@ -703,7 +710,7 @@ impl Shard {
     pub fn prefetch_entry(&self, h: u64) {
         let b = self.buckets[(h >> self.shift) as usize];
         if b != 0 {
-            crate::prefetch::lines(&self.flows[((b & SLOT_MASK) - 1) as usize]);
+            crate::prefetch::bytes_of(&self.flows[((b & SLOT_MASK) - 1) as usize], HOT_BYTES);
         }
     }
 
@@ -1842,6 +1849,7 @@ mod tests {
             sh.bytes_per_flow()
         );
         assert!(Shard::entry_size() <= ENTRY_BOUND);
+        assert!(HOT_BYTES <= 172, "a packet touches at most 172 bytes of its entry");
         let per_flow = (Shard::entry_size() + 16 + 8) as f64;
         assert!(
             sh.bytes_per_flow() >= per_flow && sh.bytes_per_flow() <= per_flow + 0.5,
