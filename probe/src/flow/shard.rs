@@ -425,6 +425,7 @@ struct Flow {
 
 /// The part of an entry a packet reads or writes (see [`Flow`]).
 const HOT_BYTES: usize = std::mem::offset_of!(Flow, seg_start);
+const _: () = assert!(HOT_BYTES <= 172, "a packet touches at most 172 bytes of its entry");
 
 impl Flow {
     /// Absolute ns of a time offset.
@@ -1849,7 +1850,6 @@ mod tests {
             sh.bytes_per_flow()
         );
         assert!(Shard::entry_size() <= ENTRY_BOUND);
-        assert!(HOT_BYTES <= 172, "a packet touches at most 172 bytes of its entry");
         let per_flow = (Shard::entry_size() + 16 + 8) as f64;
         assert!(
             sh.bytes_per_flow() >= per_flow && sh.bytes_per_flow() <= per_flow + 0.5,
