@@ -425,7 +425,10 @@ struct Flow {
 
 /// The part of an entry a packet reads or writes (see [`Flow`]).
 const HOT_BYTES: usize = std::mem::offset_of!(Flow, seg_start);
-const _: () = assert!(HOT_BYTES <= 172, "a packet touches at most 172 bytes of its entry");
+const _: () = assert!(
+    HOT_BYTES <= 172,
+    "a packet touches at most 172 bytes of its entry"
+);
 
 impl Flow {
     /// Absolute ns of a time offset.
