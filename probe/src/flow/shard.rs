@@ -480,6 +480,8 @@ pub struct Shard {
     free_head: u32,
     /// Idle timers: every flow is filed under a lower bound of its idle due time.
     wheel: Wheel,
+    /// The table is big enough for the burst to prefetch (see `wants_prefetch`).
+    prefetch: bool,
     rep: List,
     act: List,
     now: u64,
@@ -512,7 +514,7 @@ impl Shard {
         {
             *b = 0; // one write per 4 KiB page
         }
-        Shard {
+        let mut sh = Shard {
             timeouts: [
                 cfg.tcp_timeout_ns,
                 cfg.tcp_closed_timeout_ns,
@@ -538,7 +540,10 @@ impl Shard {
             deadline: u64::MAX,
             next_seq: 0,
             stats: ShardStats::default(),
-        }
+            prefetch: false,
+        };
+        sh.prefetch = sh.memory_bytes() > PREFETCH_ABOVE;
+        sh
     }
 
     pub fn config(&self) -> &ShardConfig {
@@ -697,7 +702,7 @@ impl Shard {
     /// they hide.
     #[inline]
     pub fn wants_prefetch(&self) -> bool {
-        self.memory_bytes() > PREFETCH_ABOVE
+        self.prefetch
     }
 
     /// Prefetch the home index bucket of hash `h`. Called for a whole burst before
@@ -857,7 +862,7 @@ impl Shard {
         }] += 1;
     }
 
-    #[inline]
+    #[inline(always)]
     fn account<S: RecordSink>(
         &mut self,
         slot: u32,
