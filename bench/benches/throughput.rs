@@ -388,10 +388,13 @@ fn profile(flows: u32) {
     let mut p = pipeline(flows, false, Discard(0));
     run_pass(&mut p, &a, 0);
     profiled_passes(&mut p, &a, passes);
-    black_box(p.batch.out.0);
+    let st = p.shard_stats();
     println!(
-        "profile: {} packets x {passes} passes, {flows} flows",
-        a.n()
+        "profile: {} packets x {passes} passes, {flows} flows; {} records, {} flows created, ended by reason {:?}",
+        a.n(),
+        p.batch.out.0,
+        st.flows_created,
+        st.flows_ended
     );
 }
 
@@ -515,6 +518,10 @@ fn main() {
         twos.push(two_workers(scale_flows, 2_000_000, secs, true));
         two_alones.push(two_workers(scale_flows, 2_000_000, secs, false));
     }
+    let rounds_json = json!({
+        "one_worker_mpps": ones, "two_workers_mpps": twos,
+        "one_pipeline_alone_mpps": one_alones, "two_pipelines_alone_mpps": two_alones,
+    });
     let (one, one_alone) = (median(&mut ones), median(&mut one_alones));
     let (two, two_alone) = (median(&mut twos), median(&mut two_alones));
     println!(
@@ -529,7 +536,8 @@ fn main() {
         "scaling": {
             "flows": scale_flows, "one_worker_mpps": one, "two_workers_mpps": two, "ratio": two / one,
             "one_pipeline_alone_mpps": one_alone, "two_pipelines_alone_mpps": two_alone,
-            "ratio_alone": two_alone / one_alone
+            "ratio_alone": two_alone / one_alone,
+            "rounds": rounds_json
         },
         "peak_rss_kb": peak_rss_kb(),
     });

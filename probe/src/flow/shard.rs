@@ -11,8 +11,8 @@
 //!   `flow_stats` due time, and one active-timeout list ordered by segment start (one shared
 //!   timeout, so its tail is the next segment to split). Neither is touched per packet.
 //!
-//! A full table evicts the flow nearest to its idle due time (to 1 ms in the current 64 ms window,
-//! to 64 ms beyond); with a class timeout of 0 that is the longest idle.
+//! A full table evicts the flow nearest to its idle due time (to 1 ms in the current 8 ms window,
+//! to 8 ms beyond, the first filed first); with a class timeout of 0 that is the longest idle.
 //!
 //! Every operation is O(1) per packet and O(records produced) per expiry pass: cost does not grow with
 //! the table. Time is passed in (ns since the epoch) and clamped to be monotonic per shard.
@@ -167,6 +167,11 @@ enum Class {
     Other = 4,
 }
 const CLASSES: usize = 5;
+/// `Flow::class` bits of the class; the top bit is `TOUCHED`.
+const CLASS_MASK: u8 = 0x7f;
+/// `Flow::class`: a packet came since the flow was filed in the timer wheel (eviction's second
+/// chance: within one wheel slot it goes to the back instead of out).
+const TOUCHED: u8 = 0x80;
 
 /// Shard settings. Timeouts of 0 disable that timer.
 #[derive(Clone, Copy, Debug)]
@@ -649,6 +654,8 @@ impl Shard {
         };
         self.account(slot, m, src_is_lo, frame_len, now, sink);
         if new {
+            // Its first packet is not a touch: it was filed with it.
+            self.flows[slot as usize].class &= !TOUCHED;
             // Announce a new flow with its first packet's metadata.
             let mut rec = self.record(slot, RecordKind::Start, EndReason::None);
             self.add_cold(slot, &mut rec);
@@ -887,7 +894,7 @@ impl Shard {
         let f = &mut self.flows[slot as usize];
         if f.has(UNCOUNTED) {
             f.bits &= !UNCOUNTED;
-            let c = f.class;
+            let c = f.class & CLASS_MASK;
             self.count_created(c);
         }
         let f = &mut self.flows[slot as usize];
@@ -917,6 +924,7 @@ impl Shard {
         ds.bytes_mss += frame_len as u64;
         ds.ip_ttl = (ds.ip_ttl & !LOW48) | ((ds.ip_bytes() + m.ip_len as u64) & LOW48);
         ds.last = t;
+        f.class |= TOUCHED;
         ds.set_ttl(ds.ttl_min().min(m.ttl), ds.ttl_max().max(m.ttl));
         if m.dns && m.proto == 17 {
             Self::dns(f, m, t);
@@ -1080,20 +1088,22 @@ impl Shard {
 
     fn evict_one<S: RecordSink>(&mut self, sink: &mut S) {
         // The flow nearest to its idle due time (to the wheel's granularity: 1 ms this window,
-        // 64 ms beyond): the head of the earliest wheel slot once it is filed where its real due
-        // time says (flows filed early move on, as the timers would move them).
+        // 8 ms beyond; within one slot the least recently filed without a packet since): the
+        // head of the earliest wheel slot once it is filed where its real due time says (flows
+        // filed early move on, as the timers would move them).
         loop {
             let Some(s) = self.wheel.first() else {
                 debug_assert!(false, "evict from an empty table");
                 return;
             };
-            let check = self.check_ms(s);
-            if self.wheel.in_place(s, check) {
+            // A packet since filing: to the back of its (real) slot, a second chance.
+            let touched = self.flows[s as usize].class & TOUCHED != 0;
+            if !touched && self.wheel.in_place(s, self.check_ms(s)) {
                 self.end(s, EndReason::Evicted, sink);
                 return;
             }
             self.wheel.remove(s);
-            self.wheel.insert(s, check);
+            self.file(s);
         }
     }
 
@@ -1101,7 +1111,7 @@ impl Shard {
     #[inline]
     fn due(&self, slot: u32) -> u64 {
         let f = &self.flows[slot as usize];
-        match self.timeouts[f.class as usize] {
+        match self.timeouts[(f.class & CLASS_MASK) as usize] {
             0 => u64::MAX,
             t => f.at(f.last()).saturating_add(t),
         }
@@ -1113,7 +1123,7 @@ impl Shard {
     #[inline]
     fn check_ms(&self, slot: u32) -> u64 {
         let f = &self.flows[slot as usize];
-        match self.timeouts[f.class as usize] {
+        match self.timeouts[(f.class & CLASS_MASK) as usize] {
             0 => {
                 let (c, now_ms) = (f.base_ms + f.last() as u64 + NEVER_CHECK_MS, self.now / MS);
                 if c > now_ms {
@@ -1129,6 +1139,7 @@ impl Shard {
     /// File flow `slot` (in no wheel slot) under its idle due time.
     #[inline]
     fn file(&mut self, slot: u32) {
+        self.flows[slot as usize].class &= !TOUCHED;
         let at = self.wheel.insert(slot, self.check_ms(slot));
         self.deadline = self.deadline.min(at.saturating_mul(MS));
     }
@@ -1234,7 +1245,7 @@ impl Shard {
         };
         let last = f.last();
         let mut first = last;
-        let icmp = f.class == Class::Icmp as u8;
+        let icmp = f.class & CLASS_MASK == Class::Icmp as u8;
         let mut dir = [DirCounters::default(); 2];
         for (out, ds) in dir.iter_mut().zip(f.dir.iter_mut()) {
             let dp = (ds.packets - ds.rep_packets) as u64;
@@ -1366,7 +1377,8 @@ impl Shard {
         // packets since it was filed is filed again under its real due time.
         while let Some(s) = self.wheel.next_due(now / MS) {
             if self.due(s) <= now {
-                let reason = if self.flows[s as usize].class == Class::TcpClosed as u8 {
+                let reason = if self.flows[s as usize].class & CLASS_MASK == Class::TcpClosed as u8
+                {
                     EndReason::Closed
                 } else {
                     EndReason::Expired
@@ -1441,7 +1453,7 @@ impl Shard {
     /// FIN/RST and only lingering keep their `closed` reason.
     pub fn flush<S: RecordSink>(&mut self, reason: EndReason, sink: &mut S) {
         while let Some(s) = self.wheel.pop_any() {
-            let r = if self.flows[s as usize].class == Class::TcpClosed as u8 {
+            let r = if self.flows[s as usize].class & CLASS_MASK == Class::TcpClosed as u8 {
                 EndReason::Closed
             } else {
                 reason
@@ -1801,6 +1813,26 @@ mod tests {
     }
 
     #[test]
+    fn eviction_with_timeouts_spares_busy_flows() {
+        let cap = 64;
+        let mut sh = shard(cap, 30, 0);
+        let mut out = Vec::new();
+        let t0 = 1_767_225_600 * S;
+        let n = 20_000u32;
+        for i in 0..n {
+            let now = t0 + i as u64 * 20_000; // 20 us apart: 0.4 s in all
+            let mut m = udp(1, (i % 60000) as u16, 2, (i / 60000) as u16 + 1);
+            m.src_ip[2] = (i >> 8) as u8;
+            sh.update(&m, 64, now, &mut out);
+            // Eight busy flows, one packet each every 8 steps.
+            sh.update(&udp(9, (i % 8) as u16, 8, 8), 64, now, &mut out);
+        }
+        let busy_ends = ends(&out).iter().filter(|r| r.init_ip[3] == 9).count();
+        assert_eq!(busy_ends, 0, "a busy flow was evicted");
+        assert_eq!(sh.stats().flows_created, n as u64 + 8);
+    }
+
+    #[test]
     fn index_survives_heavy_churn() {
         // Random insert/delete against a model: backward-shift deletion must keep every key findable.
         let mut sh = shard(512, 3, 0);
@@ -1860,7 +1892,7 @@ mod tests {
         assert!(Shard::entry_size() <= ENTRY_BOUND);
         let per_flow = (Shard::entry_size() + 16 + 8) as f64;
         assert!(
-            sh.bytes_per_flow() >= per_flow && sh.bytes_per_flow() <= per_flow + 0.5,
+            sh.bytes_per_flow() >= per_flow && sh.bytes_per_flow() <= per_flow + 1.5,
             "index: 2 buckets of 8 bytes per flow; wheel: one 8-byte link (+ its slot heads)"
         );
     }

@@ -10,30 +10,34 @@
 //!
 //! Two levels, both intrusive doubly linked lists through one link per flow slot:
 //! - `FINE` slots of 1 ms for the current window of `FINE` ms;
-//! - `COARSE` slots of one window each for the following windows (262 s in all). A check time
+//! - `COARSE` slots of one window each for the following windows (65.5 s in all). A check time
 //!   beyond that horizon is filed in the last window and simply checked again then.
 //!
 //! When the cursor enters a window, its coarse slot is handed out whole ([`Wheel::next_due`]) and
 //! the shard files each flow again, now into a fine slot. Empty slots are skipped through
 //! bitmaps, so a long gap in a capture costs at most one pass over the coarse bitmap. Every
-//! operation is O(1) except the skip, which is O(bitmap words) = O(65).
+//! operation is O(1) except the skip, which is O(bitmap words) = O(129).
 
-const FINE_BITS: u32 = 6;
-/// 1 ms slots of the current window.
+const FINE_BITS: u32 = 3;
+/// 1 ms slots of the current window. Narrow windows keep eviction close to the exact order (a
+/// full table spanning only tens of ms of traffic must not evict its newest flows); a flow idle
+/// longer than the 65 s horizon is looked at again once per horizon, a random read per flow.
 const FINE: usize = 1 << FINE_BITS;
-const COARSE_BITS: u32 = 12;
+const COARSE_BITS: u32 = 13;
 /// Window slots (`FINE` ms each) after the current window.
 const COARSE: usize = 1 << COARSE_BITS;
 const SLOTS: usize = FINE + COARSE;
 /// Pseudo-slot holding the rest of a coarse slot being handed out (the window just entered).
 const DRAIN: usize = SLOTS;
-const WORDS: usize = SLOTS / 64;
+/// Coarse bitmap words (the fine slots take one more).
+const WORDS: usize = COARSE / 64;
+const _: () = assert!(FINE <= 64 && COARSE % 64 == 0);
 
 const NIL: u32 = u32::MAX;
-/// `Link::prev` of a list head: the wheel slot it heads, with this bit set.
-const HEAD: u32 = 1 << 31;
+/// `Link::prev` of a list's head and `Link::next` of its tail: the wheel slot, with this bit set.
+const END: u32 = 1 << 31;
 /// `Link::prev` of a flow slot that is in no list.
-const OUT: u32 = HEAD - 1;
+const OUT: u32 = END - 1;
 
 #[derive(Clone, Copy)]
 struct Link {
@@ -44,7 +48,11 @@ struct Link {
 pub struct Wheel {
     /// One link per flow slot (grows with the slab, within its reserved capacity).
     links: Vec<Link>,
+    /// First and last flow slot of each wheel slot's list (`NIL`: empty). Lists are FIFO: a
+    /// window's flows come out in the order they were filed, which for one class is the order
+    /// of their due times, so eviction takes the oldest of the earliest window first.
     heads: Box<[u32; SLOTS + 1]>,
+    tails: Box<[u32; SLOTS + 1]>,
     /// Bit per non-empty slot: fine slots in word 0, coarse slots after.
     map: [u64; WORDS + 1],
     /// First ms not yet handed out: every fine slot before it is empty.
@@ -58,15 +66,16 @@ impl Wheel {
         Wheel {
             links: Vec::with_capacity(capacity),
             heads: Box::new([NIL; SLOTS + 1]),
+            tails: Box::new([NIL; SLOTS + 1]),
             map: [0; WORDS + 1],
             cursor: 0,
             started: false,
         }
     }
 
-    /// Bytes used at full capacity (links, heads, bitmaps).
+    /// Bytes used at full capacity (links, heads and tails, bitmaps).
     pub fn memory_bytes(&self) -> usize {
-        self.links.capacity() * std::mem::size_of::<Link>() + (SLOTS + 1) * 4 + (WORDS + 1) * 8
+        self.links.capacity() * std::mem::size_of::<Link>() + 2 * (SLOTS + 1) * 4 + (WORDS + 1) * 8
     }
 
     /// Make room for flow slot `s` (slots are handed out in order by the slab).
@@ -120,18 +129,35 @@ impl Wheel {
         self.slot_time(p)
     }
 
-    fn link(&mut self, s: u32, p: usize) {
-        let old = self.heads[p];
-        self.links[s as usize] = Link {
-            prev: HEAD | p as u32,
-            next: old,
-        };
-        if old != NIL {
-            self.links[old as usize].prev = s;
+    /// Bitmap word and bit of wheel slot `p`: the fine slots in word 0, the coarse ones after.
+    #[inline]
+    fn bit(p: usize) -> (usize, u64) {
+        if p < FINE {
+            (0, 1 << p)
         } else {
-            self.map[p / 64] |= 1 << (p % 64);
+            (1 + (p - FINE) / 64, 1 << ((p - FINE) % 64))
         }
-        self.heads[p] = s;
+    }
+
+    /// Append flow slot `s` to the list of wheel slot `p`.
+    fn link(&mut self, s: u32, p: usize) {
+        let end = END | p as u32;
+        let t = self.tails[p];
+        if t == NIL {
+            self.heads[p] = s;
+            self.links[s as usize] = Link {
+                prev: end,
+                next: end,
+            };
+            if p < SLOTS {
+                let (w, b) = Self::bit(p);
+                self.map[w] |= b;
+            }
+        } else {
+            self.links[t as usize].next = s;
+            self.links[s as usize] = Link { prev: t, next: end };
+        }
+        self.tails[p] = s;
     }
 
     /// Take flow slot `s` out of its list (no-op if it is in none).
@@ -141,16 +167,23 @@ impl Wheel {
         if prev == OUT {
             return;
         }
-        if prev & HEAD != 0 {
-            let p = (prev & !HEAD) as usize;
-            self.heads[p] = next;
-            if next == NIL && p < SLOTS {
-                self.map[p / 64] &= !(1 << (p % 64));
-            }
+        if prev & END != 0 {
+            self.heads[(prev & !END) as usize] = if next & END != 0 { NIL } else { next };
         } else {
             self.links[prev as usize].next = next;
         }
-        if next != NIL {
+        if next & END != 0 {
+            let p = (next & !END) as usize;
+            if prev & END != 0 {
+                self.tails[p] = NIL;
+                if p < SLOTS {
+                    let (w, b) = Self::bit(p);
+                    self.map[w] &= !b;
+                }
+            } else {
+                self.tails[p] = prev;
+            }
+        } else {
             self.links[next as usize].prev = prev;
         }
         self.links[s as usize].prev = OUT;
@@ -215,6 +248,18 @@ impl Wheel {
         if !self.started || now_ms < self.cursor {
             return None;
         }
+        if now_ms - self.cursor >= (FINE * COARSE) as u64 {
+            // A jump past the whole wheel (a gap in a capture): everything filed is due for a
+            // look, in one go rather than one horizon per round.
+            for w in 0..=WORDS {
+                while self.map[w] != 0 {
+                    let b = self.map[w].trailing_zeros() as usize;
+                    self.drain_slot(if w == 0 { b } else { FINE + (w - 1) * 64 + b });
+                }
+            }
+            self.cursor = now_ms + 1;
+            return self.next_due(now_ms);
+        }
         let Some(p) = self.first_slot() else {
             self.cursor = now_ms + 1;
             return None;
@@ -230,16 +275,34 @@ impl Wheel {
             // Enter the window (everything before it was handed out): its whole coarse slot is
             // handed out, from the drain list, and refiled by the caller into fine slots.
             self.cursor = t;
-            let head = self.heads[p];
-            self.heads[p] = NIL;
-            self.map[p / 64] &= !(1 << (p % 64));
-            self.heads[DRAIN] = head;
-            self.links[head as usize].prev = HEAD | DRAIN as u32;
+            self.drain_slot(p);
             return self.next_due(now_ms);
         }
         let s = self.heads[p];
         self.remove(s);
         Some(s)
+    }
+
+    /// Move the whole list of (non-empty) wheel slot `p` to the end of the drain list.
+    fn drain_slot(&mut self, p: usize) {
+        let (head, tail) = (self.heads[p], self.tails[p]);
+        self.heads[p] = NIL;
+        self.tails[p] = NIL;
+        let (w, b) = Self::bit(p);
+        self.map[w] &= !b;
+        let end = END | DRAIN as u32;
+        match self.tails[DRAIN] {
+            NIL => {
+                self.heads[DRAIN] = head;
+                self.links[head as usize].prev = end;
+            }
+            t => {
+                self.links[t as usize].next = head;
+                self.links[head as usize].prev = t;
+            }
+        }
+        self.links[tail as usize].next = end;
+        self.tails[DRAIN] = tail;
     }
 
     /// The flow slot at the head of the earliest non-empty slot (for eviction).
@@ -251,7 +314,7 @@ impl Wheel {
     pub fn in_place(&self, s: u32, check_ms: u64) -> bool {
         // Only heads are asked about (see `first`).
         let prev = self.links[s as usize].prev;
-        prev & HEAD != 0 && prev != OUT && (prev & !HEAD) as usize == self.placement(check_ms)
+        prev & END != 0 && (prev & !END) as usize == self.placement(check_ms)
     }
 
     /// Hand out any filed flow slot (shutdown), earliest first.
@@ -345,6 +408,19 @@ mod tests {
         assert_eq!(w.first(), Some(1));
         w.remove(1);
         assert_eq!(w.first(), Some(3), "never-due flows still have a place");
-        assert_eq!(w.next_time(), (10_000 / 64 + COARSE as u64 - 1) * 64);
+        assert_eq!(
+            w.next_time(),
+            (10_000 / FINE as u64 + COARSE as u64 - 1) * FINE as u64
+        );
+        // One window, filed in turn: the first filed comes first (FIFO), then the next.
+        w.remove(3);
+        for s in [5, 4, 6] {
+            w.insert(s, 20_000 + s as u64);
+        }
+        assert_eq!(w.first(), Some(5));
+        w.remove(4);
+        assert_eq!(w.pop_any(), Some(5));
+        assert_eq!(w.pop_any(), Some(6));
+        assert_eq!(w.pop_any(), None);
     }
 }
