@@ -31,7 +31,7 @@ const SLOTS: usize = FINE + COARSE;
 const DRAIN: usize = SLOTS;
 /// Coarse bitmap words (the fine slots take one more).
 const WORDS: usize = COARSE / 64;
-const _: () = assert!(FINE <= 64 && COARSE % 64 == 0);
+const _: () = assert!(FINE <= 64 && WORDS == 128);
 
 const NIL: u32 = u32::MAX;
 /// `Link::prev` of a list's head and `Link::next` of its tail: the wheel slot, with this bit set.
@@ -55,6 +55,8 @@ pub struct Wheel {
     tails: Box<[u32; SLOTS + 1]>,
     /// Bit per non-empty slot: fine slots in word 0, coarse slots after.
     map: [u64; WORDS + 1],
+    /// Bit per non-empty coarse bitmap word: the earliest slot in two look-ups, not a scan.
+    summary: u128,
     /// First ms not yet handed out: every fine slot before it is empty.
     cursor: u64,
     started: bool,
@@ -68,6 +70,7 @@ impl Wheel {
             heads: Box::new([NIL; SLOTS + 1]),
             tails: Box::new([NIL; SLOTS + 1]),
             map: [0; WORDS + 1],
+            summary: 0,
             cursor: 0,
             started: false,
         }
@@ -139,6 +142,22 @@ impl Wheel {
         }
     }
 
+    fn set_bit(&mut self, p: usize) {
+        let (w, b) = Self::bit(p);
+        self.map[w] |= b;
+        if w > 0 {
+            self.summary |= 1 << (w - 1);
+        }
+    }
+
+    fn clear_bit(&mut self, p: usize) {
+        let (w, b) = Self::bit(p);
+        self.map[w] &= !b;
+        if w > 0 && self.map[w] == 0 {
+            self.summary &= !(1 << (w - 1));
+        }
+    }
+
     /// Append flow slot `s` to the list of wheel slot `p`.
     fn link(&mut self, s: u32, p: usize) {
         let end = END | p as u32;
@@ -150,8 +169,7 @@ impl Wheel {
                 next: end,
             };
             if p < SLOTS {
-                let (w, b) = Self::bit(p);
-                self.map[w] |= b;
+                self.set_bit(p);
             }
         } else {
             self.links[t as usize].next = s;
@@ -177,8 +195,7 @@ impl Wheel {
             if prev & END != 0 {
                 self.tails[p] = NIL;
                 if p < SLOTS {
-                    let (w, b) = Self::bit(p);
-                    self.map[w] &= !b;
+                    self.clear_bit(p);
                 }
             } else {
                 self.tails[p] = prev;
@@ -209,23 +226,25 @@ impl Wheel {
         if fine != 0 {
             return Some(fine.trailing_zeros() as usize);
         }
-        const CW: usize = COARSE / 64;
         let start = ((self.window() + 1) & (COARSE as u64 - 1)) as usize;
         let (sw, sb) = (start / 64, start % 64);
-        for k in 0..=CW {
-            let wi = (sw + k) % CW;
-            let mut bits = self.map[1 + wi];
-            if k == 0 {
-                bits &= !0u64 << sb;
-            } else if k == CW {
-                // Back at the first word: the bits before `start`.
-                bits &= !(!0u64 << sb);
-            }
-            if bits != 0 {
-                return Some(FINE + wi * 64 + bits.trailing_zeros() as usize);
+        let at = |w: usize, bits: u64| Some(FINE + w * 64 + bits.trailing_zeros() as usize);
+        let head = self.map[1 + sw] & (!0u64 << sb);
+        if head != 0 {
+            return at(sw, head);
+        }
+        // Then the words after the start's, then (wrapping) those before it, then the start
+        // word's bits before `start`.
+        let after = self.summary & (!0u128).checked_shl(sw as u32 + 1).unwrap_or(0);
+        let before = self.summary & ((1u128 << sw) - 1);
+        for half in [after, before] {
+            if half != 0 {
+                let w = half.trailing_zeros() as usize;
+                return at(w, self.map[1 + w]);
             }
         }
-        None
+        let tail = self.map[1 + sw] & !(!0u64 << sb);
+        (tail != 0).then(|| FINE + sw * 64 + tail.trailing_zeros() as usize)
     }
 
     /// Ms from which some flow may be due (`u64::MAX` when the wheel is empty).
@@ -288,8 +307,7 @@ impl Wheel {
         let (head, tail) = (self.heads[p], self.tails[p]);
         self.heads[p] = NIL;
         self.tails[p] = NIL;
-        let (w, b) = Self::bit(p);
-        self.map[w] &= !b;
+        self.clear_bit(p);
         let end = END | DRAIN as u32;
         match self.tails[DRAIN] {
             NIL => {
