@@ -227,7 +227,7 @@ fn probe(
                         break;
                     }
                     // Back off like the real exporter on a shared CPU: the workers get the cores.
-                    std::thread::sleep(Duration::from_micros(50));
+                    std::thread::sleep(Duration::from_millis(1));
                     continue;
                 }
                 for r in &buf[..n] {
