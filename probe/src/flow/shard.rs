@@ -26,10 +26,11 @@
 //! 48 bits per segment and direction; a segment whose counter would wrap is split the same way, so
 //! every record stays exact.
 //!
-//! Entry size: 216 bytes (+16 of index per flow at load 0.5, +8 of wheel link), checked by a test.
-//! Where it goes: key 40, two list links 16, id and time base 16, six u32 (segment start, next report, two
-//! RTTs, two protocol words shared by TCP sequence counters and DNS), two directions of 56 (48-bit
-//! byte counters sharing words with MSS, flags and TTLs), 8 of small fields. The next big saving
+//! Entry size: 216 bytes (+16 of index per flow at load 0.5, +8 of wheel link), checked by a
+//! test. Where it goes: key 40, two list links 16, id and time base 16, six u32 (segment start,
+//! next report, two RTTs, two protocol words shared by TCP sequence counters and DNS), two
+//! directions of 56 (48-bit byte counters sharing words with MSS, flags and TTLs), 8 of small
+//! fields. The next big saving
 //! would be IPv4-sized keys (24 bytes), which needs IPv6 addresses out of line.
 
 use super::key::FlowKey;
@@ -52,9 +53,6 @@ const MAX_OFF_MS: u64 = u32::MAX as u64 - 1;
 /// SYN / SYN-ACK from `base_ms`, not yet an RTT.
 const TCP_STATE_MASK: u8 = 7;
 const HS_PENDING: u8 = 8;
-
-/// Wheel check interval of flows that never expire (a class timeout of 0), in ms.
-const NEVER_CHECK_MS: u64 = 256_000;
 
 /// Packets after which a flow's metadata is considered settled even without a reply.
 const DETECTION_LIMIT: u8 = 10;
@@ -457,6 +455,11 @@ impl Flow {
     fn has(&self, b: u8) -> bool {
         self.bits & b != 0
     }
+    /// The timeout class (without the `TOUCHED` bit).
+    #[inline]
+    fn class(&self) -> u8 {
+        self.class & CLASS_MASK
+    }
     fn init_is_lo(&self) -> bool {
         self.has(INIT_IS_LO)
     }
@@ -647,6 +650,8 @@ impl Shard {
                     self.end(s, EndReason::Closed, sink);
                     (self.create(key, h, m, src_is_lo, now, sink), true)
                 } else {
+                    // A packet since the flow was filed (a new flow is filed with its first).
+                    self.flows[s as usize].class |= TOUCHED;
                     (s, false)
                 }
             }
@@ -654,8 +659,6 @@ impl Shard {
         };
         self.account(slot, m, src_is_lo, frame_len, now, sink);
         if new {
-            // Its first packet is not a touch: it was filed with it.
-            self.flows[slot as usize].class &= !TOUCHED;
             // Announce a new flow with its first packet's metadata.
             let mut rec = self.record(slot, RecordKind::Start, EndReason::None);
             self.add_cold(slot, &mut rec);
@@ -894,7 +897,7 @@ impl Shard {
         let f = &mut self.flows[slot as usize];
         if f.has(UNCOUNTED) {
             f.bits &= !UNCOUNTED;
-            let c = f.class & CLASS_MASK;
+            let c = f.class();
             self.count_created(c);
         }
         let f = &mut self.flows[slot as usize];
@@ -924,7 +927,6 @@ impl Shard {
         ds.bytes_mss += frame_len as u64;
         ds.ip_ttl = (ds.ip_ttl & !LOW48) | ((ds.ip_bytes() + m.ip_len as u64) & LOW48);
         ds.last = t;
-        f.class |= TOUCHED;
         ds.set_ttl(ds.ttl_min().min(m.ttl), ds.ttl_max().max(m.ttl));
         if m.dns && m.proto == 17 {
             Self::dns(f, m, t);
@@ -1111,28 +1113,29 @@ impl Shard {
     #[inline]
     fn due(&self, slot: u32) -> u64 {
         let f = &self.flows[slot as usize];
-        match self.timeouts[(f.class & CLASS_MASK) as usize] {
+        match self.timeouts[f.class() as usize] {
             0 => u64::MAX,
             t => f.at(f.last()).saturating_add(t),
         }
     }
 
     /// The wheel check time of flow `slot`: its due time in whole ms, rounded up. A flow that is
-    /// never due (timeout 0) is still filed, by its last packet, so that eviction takes the
-    /// longest idle first; once idle that long it is checked again every `NEVER_CHECK_MS`.
+    /// never due (timeout 0) is still filed, at the wheel's horizon, so that eviction finds it
+    /// (the horizon's slot is FIFO with a second chance: the longest idle goes first).
     #[inline]
     fn check_ms(&self, slot: u32) -> u64 {
-        let f = &self.flows[slot as usize];
-        match self.timeouts[(f.class & CLASS_MASK) as usize] {
-            0 => {
-                let (c, now_ms) = (f.base_ms + f.last() as u64 + NEVER_CHECK_MS, self.now / MS);
-                if c > now_ms {
-                    c
-                } else {
-                    now_ms + NEVER_CHECK_MS
-                }
-            }
-            t => f.at(f.last()).saturating_add(t).div_ceil(MS),
+        match self.due(slot) {
+            u64::MAX => u64::MAX,
+            due => due.div_ceil(MS),
+        }
+    }
+
+    /// How an idle-due or flushed flow ends: `Closed` if it was lingering after FIN/RST.
+    fn end_reason(&self, slot: u32, otherwise: EndReason) -> EndReason {
+        if self.flows[slot as usize].class() == Class::TcpClosed as u8 {
+            EndReason::Closed
+        } else {
+            otherwise
         }
     }
 
@@ -1245,7 +1248,7 @@ impl Shard {
         };
         let last = f.last();
         let mut first = last;
-        let icmp = f.class & CLASS_MASK == Class::Icmp as u8;
+        let icmp = f.class() == Class::Icmp as u8;
         let mut dir = [DirCounters::default(); 2];
         for (out, ds) in dir.iter_mut().zip(f.dir.iter_mut()) {
             let dp = (ds.packets - ds.rep_packets) as u64;
@@ -1377,12 +1380,7 @@ impl Shard {
         // packets since it was filed is filed again under its real due time.
         while let Some(s) = self.wheel.next_due(now / MS) {
             if self.due(s) <= now {
-                let reason = if self.flows[s as usize].class & CLASS_MASK == Class::TcpClosed as u8
-                {
-                    EndReason::Closed
-                } else {
-                    EndReason::Expired
-                };
+                let reason = self.end_reason(s, EndReason::Expired);
                 self.end(s, reason, sink);
             } else {
                 self.file(s);
@@ -1453,11 +1451,7 @@ impl Shard {
     /// FIN/RST and only lingering keep their `closed` reason.
     pub fn flush<S: RecordSink>(&mut self, reason: EndReason, sink: &mut S) {
         while let Some(s) = self.wheel.pop_any() {
-            let r = if self.flows[s as usize].class & CLASS_MASK == Class::TcpClosed as u8 {
-                EndReason::Closed
-            } else {
-                reason
-            };
+            let r = self.end_reason(s, reason);
             self.end(s, r, sink);
         }
     }
