@@ -357,10 +357,11 @@ fn two_workers(flows: u32, packets: u64, secs: f64, exporters: bool) -> f64 {
     hs.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
 }
 
-/// The median (upper middle for an even count).
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
+/// The median (upper middle for an even count); `v` keeps its round order for the JSON.
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s.get(s.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn arg(name: &str) -> Option<String> {
@@ -455,10 +456,10 @@ fn main() {
             ss.push(peer(&a, f, secs));
             als.push(probe_alone(&a, f, secs));
         }
-        let (b, s, alone) = (median(&mut bs), median(&mut ss), median(&mut als));
-        let huge = median(&mut hs);
+        let (b, s, alone) = (median(&bs), median(&ss), median(&als));
+        let huge = median(&hs);
         let mut p = p.expect("one round");
-        p.mpps = median(&mut ps);
+        p.mpps = median(&ps);
         let steady_allocs = steady_state_allocations(&a, f);
         let rss_mib = peak_rss_kb() as f64 / 1024.0;
         let ns = 1e3 / p.mpps;
@@ -525,8 +526,8 @@ fn main() {
         "one_worker_mpps": ones, "two_workers_mpps": twos,
         "one_pipeline_alone_mpps": one_alones, "two_pipelines_alone_mpps": two_alones,
     });
-    let (one, one_alone) = (median(&mut ones), median(&mut one_alones));
-    let (two, two_alone) = (median(&mut twos), median(&mut two_alones));
+    let (one, one_alone) = (median(&ones), median(&one_alones));
+    let (two, two_alone) = (median(&twos), median(&two_alones));
     println!(
         "two workers: {two:.2} Mpps vs one {one:.2} Mpps = {:.2}x (each with its exporter); pipelines alone: {two_alone:.2} vs {one_alone:.2} = {:.2}x",
         two / one,

@@ -16,12 +16,6 @@ pub fn line<T>(p: &T) {
     let _ = p;
 }
 
-/// [`line`] for every cache line of `*p` (a struct spanning a few lines).
-#[inline(always)]
-pub fn lines<T>(p: &T) {
-    bytes_of(p, std::mem::size_of::<T>())
-}
-
 /// [`line`] for every cache line of the first `n` bytes of `*p`.
 #[inline(always)]
 pub fn bytes_of<T>(p: &T, n: usize) {
