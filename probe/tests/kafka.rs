@@ -156,19 +156,6 @@ fn client_config(addr: &str) -> ClientConfig {
     c
 }
 
-fn http_get(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
-}
-
 /// Enough of an executor for the admin client's futures (no async runtime in this crate).
 fn block_on<F: Future>(f: F) -> F::Output {
     struct Unpark(std::thread::Thread);

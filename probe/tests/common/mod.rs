@@ -208,3 +208,22 @@ pub fn totals(records: &[Value]) -> HashMap<String, Totals> {
 pub fn count(records: &[Value], ty: &str) -> usize {
     records.iter().filter(|r| r["type"] == ty).count()
 }
+
+/// GET `path` from the HTTP server at `addr` (the metrics endpoint); asserts a 200, returns the
+/// body.
+pub fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
