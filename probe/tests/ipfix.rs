@@ -2,6 +2,8 @@
 //! nfcapd receives them over UDP on loopback so that `nfdump -o csv` shows the flows we sent.
 //! Each test skips, saying so, where the tool is not installed.
 
+mod common;
+
 use flowprobe::flow::{DirCounters, EndReason, FlowRecord, RecordKind};
 use flowprobe::ipfix::IpfixEncoder;
 use flowprobe::pcapfile::{PcapWriter, LINKTYPE_ETHERNET};
@@ -251,25 +253,10 @@ fn replay_to_nfcapd_matches_the_json_output_of_the_same_run() {
         );
         return;
     }
-    use flowprobe::synth::trace::{TraceConfig, TraceGen};
     let dir = std::env::temp_dir().join(format!("flowprobe-ipfix-run-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("nf")).unwrap();
-    let cap = dir.join("t.pcap");
-    {
-        let f = std::io::BufWriter::new(std::fs::File::create(&cap).unwrap());
-        let mut w = PcapWriter::new(f, LINKTYPE_ETHERNET, false, 65535).unwrap();
-        let mut g = TraceGen::new(TraceConfig {
-            packets: 4000,
-            concurrent_flows: 100,
-            seed: 9,
-            ..Default::default()
-        });
-        let mut frame = Vec::new();
-        while let Some(ts) = g.next_into(&mut frame) {
-            w.write_packet(ts, &frame).unwrap();
-        }
-    }
+    let cap = replay_capture(&dir, 4000);
     let nf = Nfcapd::start(&dir.join("nf"));
     let json = dir.join("records.json");
     let out = Command::new("timeout")
@@ -488,20 +475,16 @@ impl TcpCollector {
 }
 
 fn replay_capture(dir: &std::path::Path, packets: u64) -> std::path::PathBuf {
-    use flowprobe::synth::trace::{TraceConfig, TraceGen};
     let cap = dir.join("t.pcap");
-    let f = std::io::BufWriter::new(std::fs::File::create(&cap).unwrap());
-    let mut w = PcapWriter::new(f, LINKTYPE_ETHERNET, false, 65535).unwrap();
-    let mut g = TraceGen::new(TraceConfig {
-        packets,
-        concurrent_flows: 100,
-        seed: 9,
-        ..Default::default()
-    });
-    let mut frame = Vec::new();
-    while let Some(ts) = g.next_into(&mut frame) {
-        w.write_packet(ts, &frame).unwrap();
-    }
+    common::write_trace(
+        &cap,
+        flowprobe::synth::trace::TraceConfig {
+            packets,
+            concurrent_flows: 100,
+            seed: 9,
+            ..Default::default()
+        },
+    );
     cap
 }
 
