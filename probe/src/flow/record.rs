@@ -167,6 +167,16 @@ impl FlowRecord {
 /// Where a shard puts the records it produces (the worker's ring batch, or a Vec in tests).
 pub trait RecordSink {
     fn emit(&mut self, rec: &FlowRecord);
+
+    /// Emit a record that `fill` writes in place: a sink with its own storage (the worker's
+    /// batch) overrides this so the 384-byte record is built where it goes, not on the stack and
+    /// copied. `fill` overwrites every field.
+    #[inline]
+    fn emit_with(&mut self, fill: impl FnOnce(&mut FlowRecord)) {
+        let mut r = FlowRecord::default();
+        fill(&mut r);
+        self.emit(&r);
+    }
 }
 
 impl RecordSink for Vec<FlowRecord> {
