@@ -230,9 +230,10 @@ impl<O: RecordOut> Pipeline<O> {
                 }
                 continue;
             }
+            let n = chunk.len().min(BURST_MAX);
             let mut res: [Result<(), ParseError>; BURST_MAX] = [Ok(()); BURST_MAX];
-            for ((r, m), (data, _, _)) in res.iter_mut().zip(metas.iter_mut()).zip(chunk) {
-                *r = self.parse_into(data, m);
+            for i in 0..n {
+                res[i] = self.parse_into(chunk[i].0, &mut metas[i]);
             }
             // Keys and hashes once per packet: they prefetch the table now and key the update
             // later. Buckets first, then (once those arrived) the entries they point to.
@@ -240,36 +241,25 @@ impl<O: RecordOut> Pipeline<O> {
             // ports in `meta`).
             let mut keys = [(FlowKey::default(), false, 0u64); BURST_MAX];
             let mut keyed = [false; BURST_MAX];
-            for (((r, m), k), kd) in res
-                .iter()
-                .zip(metas.iter())
-                .zip(keys.iter_mut())
-                .zip(keyed.iter_mut())
-                .take(chunk.len())
-            {
-                if r.is_ok() && m.frag_offset == 0 {
-                    let (key, lo) = FlowKey::from_meta(m);
-                    let h = key.hash64();
-                    *k = (key, lo, h);
-                    *kd = true;
+            for i in 0..n {
+                if res[i].is_ok() && metas[i].frag_offset == 0 {
+                    let (key, lo) = FlowKey::from_meta(&metas[i]);
+                    keys[i] = (key, lo, key.hash64());
+                    keyed[i] = true;
                 }
             }
-            if self.shard.wants_prefetch() {
-                let hashes = || {
-                    keys.iter()
-                        .zip(&keyed)
-                        .take(chunk.len())
-                        .filter(|(_, &kd)| kd)
-                        .map(|(k, _)| k.2)
-                };
-                for h in hashes() {
-                    self.shard.prefetch_bucket(h);
-                }
-                for h in hashes() {
-                    self.shard.prefetch_entry(h);
+            for i in 0..n {
+                if keyed[i] {
+                    self.shard.prefetch_bucket(keys[i].2);
                 }
             }
-            for (i, &(_, len, now)) in chunk.iter().enumerate() {
+            for i in 0..n {
+                if keyed[i] {
+                    self.shard.prefetch_entry(keys[i].2);
+                }
+            }
+            for i in 0..n {
+                let (_, len, now) = chunk[i];
                 match res[i] {
                     Ok(()) if keyed[i] => {
                         let (key, lo, h) = keys[i];
@@ -284,7 +274,7 @@ impl<O: RecordOut> Pipeline<O> {
     }
 
     /// [`Pipeline::meta`] for a packet that is not a non-first fragment, keyed already.
-    #[inline]
+    #[inline(always)]
     fn meta_keyed(&mut self, m: &PacketMeta, key: FlowKey, lo: bool, h: u64, len: u32, now: u64) {
         self.rx_packets += 1;
         self.rx_bytes += len as u64;

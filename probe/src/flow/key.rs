@@ -59,9 +59,12 @@ impl FlowKey {
         FlowKey::from_meta(&q).0
     }
 
-    /// A fast 64-bit hash of the key: five 8-byte words folded with a multiply-xorshift mixer.
+    /// A fast 64-bit hash of the key: its five 8-byte words folded pairwise with 64x64->128-bit
+    /// multiplies (high half xor low half, as wyhash/aHash do). The three multiplies are
+    /// independent but the last, so they overlap; the sequential multiply-xorshift rounds this
+    /// replaced cost ~15 more instructions a packet and a 5-multiply dependency chain.
     /// Deterministic (no per-process seed) so shard layouts and benchmarks are reproducible;
-    /// an attacker who can choose addresses is bounded by the table's probe limit, not by luck.
+    /// an attacker who can choose addresses can only lengthen probe sequences, not break results.
     #[inline]
     pub fn hash64(&self) -> u64 {
         let w = |b: &[u8; 16], i: usize| {
@@ -74,20 +77,23 @@ impl FlowKey {
             | (self.vlan as u64) << 32
             | (self.proto as u64) << 48
             | (self.ip_version as u64) << 56;
-        let mut h: u64 = 0x9E37_79B9_7F4A_7C15;
-        for v in [
-            w(&self.lo_ip, 0),
-            w(&self.lo_ip, 8),
-            w(&self.hi_ip, 0),
-            w(&self.hi_ip, 8),
-            tail,
-        ] {
-            h = (h ^ v).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            h ^= h >> 31;
-        }
-        h = h.wrapping_mul(0x94D0_49BB_1331_11EB);
-        h ^ (h >> 29)
+        let a = fold(
+            w(&self.lo_ip, 0) ^ 0x243F_6A88_85A3_08D3,
+            w(&self.lo_ip, 8) ^ 0x1319_8A2E_0370_7344,
+        );
+        let b = fold(
+            w(&self.hi_ip, 0) ^ 0xA409_3822_299F_31D0,
+            w(&self.hi_ip, 8) ^ 0x082E_FA98_EC4E_6C89,
+        );
+        fold(a ^ tail ^ 0x4528_21E6_38D0_1377, b ^ 0xBE54_66CF_34E9_0C6C)
     }
+}
+
+/// Multiply to 128 bits and fold the halves: every input bit reaches the middle output bits.
+#[inline(always)]
+fn fold(a: u64, b: u64) -> u64 {
+    let p = a as u128 * b as u128;
+    p as u64 ^ (p >> 64) as u64
 }
 
 #[cfg(test)]
@@ -146,6 +152,34 @@ mod tests {
             let (kr, lr) = FlowKey::from_meta(&r);
             assert_eq!(ka, kr);
             assert_ne!(la, lr);
+        }
+    }
+
+    #[test]
+    fn hash_spreads_similar_keys_over_buckets() {
+        // Keys differing in one port, one address byte or both (a scan, a busy server): the top
+        // bits (the index's home bucket) must spread them about evenly, and so must the tag bits.
+        for shift in [64 - 16, 64 - 27 - 10] {
+            let mut buckets = vec![0u32; 1 << 16];
+            let n = 1u32 << 18;
+            for i in 0..n {
+                let m = meta(
+                    [10, 0, (i >> 8) as u8, i as u8],
+                    (i >> 16) as u16 * 7 + 1024,
+                    [192, 0, 2, 1],
+                    443,
+                );
+                let h = FlowKey::from_meta(&m).0.hash64();
+                buckets[((h >> shift) & 0xffff) as usize] += 1;
+            }
+            // Mean 4 per bucket; a uniform hash's largest bucket is ~15, its empty share ~1.8%.
+            let max = *buckets.iter().max().unwrap();
+            let empty = buckets.iter().filter(|&&c| c == 0).count();
+            assert!(max <= 20, "largest bucket {max} (shift {shift})");
+            assert!(
+                empty < 1 << 16 >> 5,
+                "{empty} empty buckets (shift {shift})"
+            );
         }
     }
 
