@@ -622,7 +622,9 @@ impl Shard {
 
     /// [`Shard::update`] with the key, orientation and hash already computed (once per packet of
     /// a burst, which also prefetches with them): the same result, without hashing the key twice.
-    #[inline]
+    /// Inlined into the caller's loop: a packet of a known flow only runs this and `account`;
+    /// a new flow (or a SYN reopening a closed one) takes the out-of-line `update_new`.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn update_keyed<S: RecordSink>(
         &mut self,
@@ -640,35 +642,48 @@ impl Shard {
         }
         self.stats.packets += 1;
         self.stats.bytes += frame_len as u64;
-
-        let (slot, new) = match self.lookup(&key, h) {
-            Ok(s) => {
-                let f = &self.flows[s as usize];
-                // A fresh SYN on a closed connection starts a new flow; trailing ACKs do not.
-                if f.closed()
-                    && !self.cfg.compat_ndpi
-                    && m.proto == 6
+        match self.lookup(&key, h) {
+            // A fresh SYN on a closed connection starts a new flow; trailing ACKs do not.
+            Ok(s)
+                if !(m.proto == 6
                     && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
-                {
-                    self.end(s, EndReason::Closed, sink);
-                    (self.create(key, h, m, src_is_lo, now, sink), true)
-                } else {
-                    // A packet since the flow was filed (a new flow is filed with its first).
-                    self.flows[s as usize].class |= TOUCHED;
-                    (s, false)
-                }
+                    && self.flows[s as usize].closed()
+                    && !self.cfg.compat_ndpi) =>
+            {
+                // A packet since the flow was filed (a new flow is filed with its first).
+                self.flows[s as usize].class |= TOUCHED;
+                self.account(s, m, src_is_lo, frame_len, now, sink);
             }
-            Err(()) => (self.create(key, h, m, src_is_lo, now, sink), true),
-        };
-        self.account(slot, m, src_is_lo, frame_len, now, sink);
-        if new {
-            // Announce a new flow with its first packet's metadata.
-            sink.emit_with(|r| self.record(slot, RecordKind::Start, EndReason::None, r));
-            self.stats.records[RecordKind::Start as usize] += 1;
+            found => self.update_new(found.ok(), m, key, src_is_lo, h, frame_len, now, sink),
         }
         if m.icmp_inner_proto != 0 {
             self.icmp_error(m);
         }
+    }
+
+    /// A packet that starts a flow: none with its key (`reopen` None), or a SYN on the closed
+    /// flow `reopen`, which ends first.
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn update_new<S: RecordSink>(
+        &mut self,
+        reopen: Option<u32>,
+        m: &PacketMeta,
+        key: FlowKey,
+        src_is_lo: bool,
+        h: u64,
+        frame_len: u32,
+        now: u64,
+        sink: &mut S,
+    ) {
+        if let Some(s) = reopen {
+            self.end(s, EndReason::Closed, sink);
+        }
+        let slot = self.create(key, h, m, src_is_lo, now, sink);
+        self.account(slot, m, src_is_lo, frame_len, now, sink);
+        // Announce a new flow with its first packet's metadata.
+        sink.emit_with(|r| self.record(slot, RecordKind::Start, EndReason::None, r));
+        self.stats.records[RecordKind::Start as usize] += 1;
     }
 
     #[cold]
