@@ -262,7 +262,7 @@ impl<O: RecordOut> Pipeline<O> {
                 let (_, len, now) = chunk[i];
                 match res[i] {
                     Ok(()) if keyed[i] => {
-                        let (key, lo, h) = keys[i];
+                        let (ref key, lo, h) = keys[i];
                         self.meta_keyed(&metas[i], key, lo, h, len, now);
                     }
                     Ok(()) => self.meta(&metas[i], len, now),
@@ -275,7 +275,7 @@ impl<O: RecordOut> Pipeline<O> {
 
     /// [`Pipeline::meta`] for a packet that is not a non-first fragment, keyed already.
     #[inline(always)]
-    fn meta_keyed(&mut self, m: &PacketMeta, key: FlowKey, lo: bool, h: u64, len: u32, now: u64) {
+    fn meta_keyed(&mut self, m: &PacketMeta, key: &FlowKey, lo: bool, h: u64, len: u32, now: u64) {
         self.rx_packets += 1;
         self.rx_bytes += len as u64;
         let ported = m.proto == 6 || m.proto == 17;
@@ -311,7 +311,7 @@ impl<O: RecordOut> Pipeline<O> {
             return;
         }
         let (key, lo) = FlowKey::from_meta(m);
-        self.meta_keyed(m, key, lo, key.hash64(), len, now_ns);
+        self.meta_keyed(m, &key, lo, key.hash64(), len, now_ns);
     }
 
     /// Timers (once per burst, or on idle polls) and hand-off of the burst's records.

@@ -617,7 +617,7 @@ impl Shard {
     ) {
         let (key, src_is_lo) = FlowKey::from_meta(m);
         let h = key.hash64();
-        self.update_keyed(m, key, src_is_lo, h, frame_len, now, sink);
+        self.update_keyed(m, &key, src_is_lo, h, frame_len, now, sink);
     }
 
     /// [`Shard::update`] with the key, orientation and hash already computed (once per packet of
@@ -629,7 +629,7 @@ impl Shard {
     pub fn update_keyed<S: RecordSink>(
         &mut self,
         m: &PacketMeta,
-        key: FlowKey,
+        key: &FlowKey,
         src_is_lo: bool,
         h: u64,
         frame_len: u32,
@@ -642,7 +642,7 @@ impl Shard {
         }
         self.stats.packets += 1;
         self.stats.bytes += frame_len as u64;
-        match self.lookup(&key, h) {
+        match self.lookup(key, h) {
             // A fresh SYN on a closed connection starts a new flow; trailing ACKs do not.
             Ok(s)
                 if !(m.proto == 6
@@ -669,7 +669,7 @@ impl Shard {
         &mut self,
         reopen: Option<u32>,
         m: &PacketMeta,
-        key: FlowKey,
+        key: &FlowKey,
         src_is_lo: bool,
         h: u64,
         frame_len: u32,
@@ -679,7 +679,7 @@ impl Shard {
         if let Some(s) = reopen {
             self.end(s, EndReason::Closed, sink);
         }
-        let slot = self.create(key, h, m, src_is_lo, now, sink);
+        let slot = self.create(*key, h, m, src_is_lo, now, sink);
         self.account(slot, m, src_is_lo, frame_len, now, sink);
         // Announce a new flow with its first packet's metadata.
         sink.emit_with(|r| self.record(slot, RecordKind::Start, EndReason::None, r));
