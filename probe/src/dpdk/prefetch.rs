@@ -16,31 +16,53 @@ pub fn line<T>(p: &T) {
     let _ = p;
 }
 
-/// [`line`] for every cache line of the first `n` bytes of `*p`.
+/// Prefetch the line at address `a` (any address: a prefetch never faults).
 #[inline(always)]
-pub fn bytes_of<T>(p: &T, n: usize) {
-    let a = p as *const T as usize;
-    let mut l = a & !63;
-    while l < a + n.min(std::mem::size_of::<T>()) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: as above; a prefetch of any address is harmless.
-        unsafe {
-            use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(l as *const i8);
-        }
-        l += 64;
+fn at(a: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: PREFETCHT0 is a hint: no architectural effect, never faults, whatever the address.
+    unsafe {
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(a as *const i8);
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = a;
 }
 
-/// [`line`] for the first `n` bytes of a packet (the headers the parser reads).
+/// Every line of `n` bytes from address `a` (`n` ≤ 256: at most 5 lines), straight-line: the
+/// lines at `a`, +64, +128, +192 as far as `n` reaches, then the line of the last byte (a line
+/// asked for twice costs one instruction; the loop this replaced cost ~10 a call).
+#[inline(always)]
+fn span(a: usize, n: usize) {
+    debug_assert!(n <= 256);
+    if n == 0 {
+        return;
+    }
+    at(a);
+    if n > 64 {
+        at(a + 64);
+    }
+    if n > 128 {
+        at(a + 128);
+    }
+    if n > 192 {
+        at(a + 192);
+    }
+    at(a + n - 1);
+}
+
+/// [`line`] for every cache line of the first `n` bytes of `*p` (`n` ≤ 256).
+#[inline(always)]
+pub fn bytes_of<T>(p: &T, n: usize) {
+    span(p as *const T as usize, n.min(std::mem::size_of::<T>()));
+}
+
+/// [`line`] for the first `n` bytes of a packet (the headers the parser reads; `n` ≤ 256),
+/// whatever its length: lines past a short packet's end are harmless to ask for, cheaper than
+/// the check.
 #[inline(always)]
 pub fn bytes(b: &[u8], n: usize) {
-    let n = n.min(b.len());
-    let mut off = 0;
-    while off < n {
-        line(&b[off]);
-        off += 64;
-    }
+    span(b.as_ptr() as usize, n);
 }
 
 /// Ask for transparent 2 MiB pages over `v`'s allocation (its spare capacity included): a flow
