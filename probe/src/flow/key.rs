@@ -2,7 +2,8 @@
 
 use crate::parse::PacketMeta;
 
-/// The endpoints ordered so that `(lo_ip, lo_port) <= (hi_ip, hi_port)`.
+/// The endpoints in a fixed order: `(lo_ip, lo_port) <= (hi_ip, hi_port)`, the addresses compared
+/// as native-endian integers (an order, not the numeric one).
 /// 40 bytes, compared and hashed as plain bytes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[repr(C)]
@@ -19,22 +20,24 @@ pub struct FlowKey {
 impl FlowKey {
     /// The key of a packet and whether its sender is the `lo` endpoint.
     /// Ports are only part of the key for TCP and UDP (the parser leaves them 0 otherwise).
+    /// Branch-free: which side is `lo` is a coin toss per packet on a bidirectional link, so a
+    /// branch on it mispredicts about every other packet; the sides are picked with masks.
     #[inline]
     pub fn from_meta(m: &PacketMeta) -> (FlowKey, bool) {
-        // Big-endian u128 order is the byte order of the address: one compare, not a byte loop.
-        let (s, d) = (u128::from_be_bytes(m.src_ip), u128::from_be_bytes(m.dst_ip));
-        let src_is_lo = s < d || (s == d && m.src_port <= m.dst_port);
-        let (lo_ip, lo_port, hi_ip, hi_port) = if src_is_lo {
-            (m.src_ip, m.src_port, m.dst_ip, m.dst_port)
-        } else {
-            (m.dst_ip, m.dst_port, m.src_ip, m.src_port)
-        };
+        // Any total order makes the key canonical; the addresses as native integers need no
+        // byte swaps (so `lo` is not always the numerically lower address).
+        let (sa, da) = (u128::from_ne_bytes(m.src_ip), u128::from_ne_bytes(m.dst_ip));
+        let src_is_lo = (sa < da) | ((sa == da) & (m.src_port <= m.dst_port));
+        let mask = u128::from(src_is_lo).wrapping_neg();
+        let lo = da ^ ((sa ^ da) & mask);
+        let pmask = u16::from(src_is_lo).wrapping_neg();
+        let lo_port = m.dst_port ^ ((m.src_port ^ m.dst_port) & pmask);
         (
             FlowKey {
-                lo_ip,
-                hi_ip,
+                lo_ip: lo.to_ne_bytes(),
+                hi_ip: (lo ^ sa ^ da).to_ne_bytes(),
                 lo_port,
-                hi_port,
+                hi_port: lo_port ^ m.src_port ^ m.dst_port,
                 vlan: m.vlan,
                 proto: m.proto,
                 ip_version: m.ip_version,
