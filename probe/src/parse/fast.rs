@@ -103,8 +103,10 @@ fn ethernet(h: &[u8; 18], off: usize) -> (u16, u16, usize) {
     let et = u16::from_be_bytes([h[12], h[13]]);
     let tagged = et == TPID_8021Q;
     let mask = u16::from(tagged).wrapping_neg();
-    let vid = u16::from_be_bytes([h[14], h[15]]) & 0x0fff;
-    let inner = u16::from_be_bytes([h[16], h[17]]);
+    // Tag control and inner ethertype in one load (fewer instructions than two).
+    let tag = u32::from_be_bytes([h[14], h[15], h[16], h[17]]);
+    let vid = (tag >> 16) as u16 & 0x0fff;
+    let inner = tag as u16;
     (
         vid & mask,
         (inner & mask) | (et & !mask),
@@ -119,8 +121,8 @@ fn ethernet(h: &[u8; 18], off: usize) -> (u16, u16, usize) {
 fn reset(m: &mut PacketMeta) {
     let PacketMeta {
         // Written by every parse that succeeds (`outer`, `ip`, `transport`).
-        src_mac: _,
         dst_mac: _,
+        src_mac: _,
         vlan: _,
         ip_len: _,
         l3_offset: _,

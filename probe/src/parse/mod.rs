@@ -50,8 +50,9 @@ const _: () =
 #[repr(C)]
 pub struct PacketMeta {
     // Written by every parse.
-    pub src_mac: [u8; 6],
+    /// Destination first, as in the Ethernet header: one 12-byte copy.
     pub dst_mac: [u8; 6],
+    pub src_mac: [u8; 6],
     /// Outermost 802.1Q VLAN id (12 bits), 0 when untagged.
     pub vlan: u16,
     /// Bytes of the IP packet as the IP header states it (IPv4 total length, IPv6 40 + payload length).
