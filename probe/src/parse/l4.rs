@@ -5,10 +5,10 @@
 
 use super::{fail, view, PacketMeta, ParseError};
 
-const ICMP: u8 = 1;
+pub(super) const ICMP: u8 = 1;
 pub(super) const TCP: u8 = 6;
 pub(super) const UDP: u8 = 17;
-const ICMPV6: u8 = 58;
+pub(super) const ICMPV6: u8 = 58;
 
 const TCP_MIN_HEADER_LEN: usize = 20;
 const TCP_SYN: u8 = 0x02;

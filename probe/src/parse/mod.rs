@@ -41,34 +41,20 @@ const _: () =
     assert!(14 + 4 * MAX_VLAN_TAGS + 40 + MAX_IPV6_EXT_HEADERS * 256 * 8 + 60 <= u16::MAX as usize);
 
 /// Outcome of a successful parse: everything the flow engine needs, no borrowed bytes.
+///
+/// `repr(C)` with the fields in groups, so the fast path can reset a reused slot in a few wide
+/// stores: the fields every parse writes whole first, then everything else (the addresses, whose
+/// last 12 bytes stay zero for IPv4, the transport fields, and those only fragments, tunnels and
+/// ICMP errors fill) in one run (see `fast::reset`). The order is otherwise free.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct PacketMeta {
-    pub src_mac: [u8; 6],
+    // Written by every parse.
+    /// Destination first, as in the Ethernet header: one 12-byte copy.
     pub dst_mac: [u8; 6],
+    pub src_mac: [u8; 6],
     /// Outermost 802.1Q VLAN id (12 bits), 0 when untagged.
     pub vlan: u16,
-    /// 4 or 6.
-    pub ip_version: u8,
-    /// IPv4 addresses use the first 4 bytes, the rest are zero.
-    pub src_ip: [u8; 16],
-    pub dst_ip: [u8; 16],
-    /// IP protocol of the transport header (after IPv6 extension headers).
-    pub proto: u8,
-    /// TCP/UDP ports; 0 for every other protocol.
-    pub src_port: u16,
-    pub dst_port: u16,
-    /// TCP flags byte (CWR..FIN), 0 for non-TCP.
-    pub tcp_flags: u8,
-    pub tcp_seq: u32,
-    pub tcp_ack: u32,
-    pub tcp_window: u16,
-    /// ICMP / ICMPv6 type and code (0 for other protocols).
-    pub icmp_type: u8,
-    pub icmp_code: u8,
-    /// IPv4 TTL or IPv6 hop limit.
-    pub ttl: u8,
-    /// DSCP (upper 6 bits of TOS / traffic class).
-    pub dscp: u8,
     /// Bytes of the IP packet as the IP header states it (IPv4 total length, IPv6 40 + payload length).
     pub ip_len: u16,
     /// Offset of the IP header in the frame.
@@ -79,40 +65,70 @@ pub struct PacketMeta {
     /// header end, else `l4_offset`), so it equals the frame length when there is no payload and
     /// no Ethernet padding.
     pub payload_offset: u16,
-    /// The packet is a first fragment (more fragments follow); its L4 header is present.
-    pub first_fragment: bool,
-    /// IPv4 identification or IPv6 fragment identification of a fragmented packet (0 otherwise).
-    /// Key of the fragment table, with the addresses and the protocol.
-    pub ip_id: u32,
-    /// Fragment offset in 8-byte units; non-zero means a non-first fragment (no L4 header).
-    pub frag_offset: u16,
-    /// The IP "more fragments" flag.
-    pub more_fragments: bool,
-    /// TCP MSS option (0 = absent) and window-scale shift, from SYN segments.
-    pub tcp_mss: u16,
-    pub tcp_wscale: Option<u8>,
+    /// 4 or 6.
+    pub ip_version: u8,
+    /// IP protocol of the transport header (after IPv6 extension headers).
+    pub proto: u8,
+    /// IPv4 TTL or IPv6 hop limit.
+    pub ttl: u8,
+    /// DSCP (upper 6 bits of TOS / traffic class).
+    pub dscp: u8,
+
+    // Addresses.
+    /// IPv4 addresses use the first 4 bytes, the rest are zero.
+    pub src_ip: [u8; 16],
+    pub dst_ip: [u8; 16],
+
+    // Transport.
+    /// TCP/UDP ports; 0 for every other protocol.
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub tcp_window: u16,
+    pub tcp_seq: u32,
+    pub tcp_ack: u32,
+    /// TCP flags byte (CWR..FIN), 0 for non-TCP.
+    pub tcp_flags: u8,
+    /// ICMP / ICMPv6 type and code (0 for other protocols).
+    pub icmp_type: u8,
+    pub icmp_code: u8,
     /// A DNS header was read: UDP from/to port 53 with at least 12 payload bytes.
     pub dns: bool,
     pub dns_id: u16,
     /// DNS flags word (QR, opcode, AA, TC, RD, RA, Z, AD, CD, RCODE).
     pub dns_flags: u16,
-    /// Tunnel the flow was carried in (outermost), `Tunnel::None` when not decapsulated.
-    pub tunnel: Tunnel,
+    /// TCP MSS option (0 = absent) and window-scale shift (`tcp_wscale`, last), from SYN
+    /// segments.
+    pub tcp_mss: u16,
+
+    // Fragments, tunnels, ICMP errors.
+    /// Fragment offset in 8-byte units; non-zero means a non-first fragment (no L4 header).
+    pub frag_offset: u16,
+    /// IPv4 identification or IPv6 fragment identification of a fragmented packet (0 otherwise).
+    /// Key of the fragment table, with the addresses and the protocol.
+    pub ip_id: u32,
     /// Tunnel id: GRE key, VXLAN/Geneve VNI, GTP-U TEID, ERSPAN session (0 when none).
     pub tunnel_id: u32,
-    /// Outer IP endpoints of the tunnel (version 0 when not tunnelled).
-    pub outer_ip_version: u8,
-    pub outer_src_ip: [u8; 16],
-    pub outer_dst_ip: [u8; 16],
     /// ICMP errors (v4 types 3, 4, 5, 11, 12; v6 types 1-4) quote the header of the packet that
-    /// caused them: its protocol (0 when no quote could be read), addresses (same IP version as
-    /// the ICMP packet) and TCP/UDP ports, so the flow engine can charge the error to the
-    /// offending flow. The ICMP packet itself stays the flow key.
-    pub icmp_inner_proto: u8,
-    pub icmp_inner_src_ip: [u8; 16],
-    pub icmp_inner_dst_ip: [u8; 16],
+    /// caused them: its protocol (`icmp_inner_proto`, 0 when no quote could be read), addresses
+    /// (same IP version as the ICMP packet) and TCP/UDP ports, so the flow engine can charge the
+    /// error to the offending flow. The ICMP packet itself stays the flow key.
     pub icmp_inner_src_port: u16,
     pub icmp_inner_dst_port: u16,
+    /// Outer IP endpoints of the tunnel (`outer_ip_version` 0 when not tunnelled).
+    pub outer_src_ip: [u8; 16],
+    pub outer_dst_ip: [u8; 16],
+    pub icmp_inner_src_ip: [u8; 16],
+    pub icmp_inner_dst_ip: [u8; 16],
+    /// The packet is a first fragment (more fragments follow); its L4 header is present.
+    pub first_fragment: bool,
+    /// The IP "more fragments" flag.
+    pub more_fragments: bool,
+    /// Tunnel the flow was carried in (outermost), `Tunnel::None` when not decapsulated.
+    pub tunnel: Tunnel,
+    pub outer_ip_version: u8,
+    pub icmp_inner_proto: u8,
+    // Last: `None` leaves its second byte undefined, which would split the run of stores.
+    pub tcp_wscale: Option<u8>,
 }
 
 /// Encapsulations the parser unwraps to key on the inner flow.
@@ -224,8 +240,8 @@ pub fn parse_frame_into(
     // Headers are never this deep in a real frame; the cap keeps every offset within u16 (a
     // header crossing it reads as truncated), and the payload beyond is never read anyway.
     let frame = &frame[..frame.len().min(usize::from(u16::MAX))];
-    if linktype == link::LINKTYPE_ETHERNET && fast::parse(frame, decap, meta) {
-        return Ok(());
+    if linktype == link::LINKTYPE_ETHERNET {
+        return fast::parse(frame, decap, meta);
     }
     general(linktype, frame, decap, meta)
 }
