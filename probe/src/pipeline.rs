@@ -124,6 +124,25 @@ impl<O: RecordOut> RecordSink for Batcher<O> {
     }
 }
 
+/// How a pipeline parses (see [`Pipeline::parser`]).
+#[derive(Clone, Copy)]
+struct Parser {
+    compat: bool,
+    linktype: u32,
+    decap: bool,
+}
+
+impl Parser {
+    #[inline(always)]
+    fn parse(self, data: &[u8], m: &mut PacketMeta) -> Result<(), ParseError> {
+        // `--compat ndpi`: take packets into flows by nDPI's rules (see `compat`).
+        if self.compat {
+            return crate::compat::ndpi_parse_into(self.linktype, data, m).map_err(|i| i.reason());
+        }
+        parse::parse_frame_into(self.linktype, data, self.decap, m)
+    }
+}
+
 /// A worker's state: its shard, its counters and its record batch.
 pub struct Pipeline<O: RecordOut> {
     pub shard: Shard,
@@ -186,11 +205,18 @@ impl<O: RecordOut> Pipeline<O> {
 
     #[inline]
     fn parse_into(&self, data: &[u8], m: &mut PacketMeta) -> Result<(), ParseError> {
-        // `--compat ndpi`: take packets into flows by nDPI's rules (see `compat`).
-        if self.shard.config().compat_ndpi {
-            return crate::compat::ndpi_parse_into(self.linktype, data, m).map_err(|i| i.reason());
+        self.parser().parse(data, m)
+    }
+
+    /// The parser settings, copied out so a burst's loop keeps them in registers (read through
+    /// `self` they are loaded again after every update).
+    #[inline]
+    fn parser(&self) -> Parser {
+        Parser {
+            compat: self.shard.config().compat_ndpi,
+            linktype: self.linktype,
+            decap: self.decap,
         }
-        parse::parse_frame_into(self.linktype, data, self.decap, m)
     }
 
     #[cold]
@@ -212,6 +238,7 @@ impl<O: RecordOut> Pipeline<O> {
             .metas
             .take()
             .unwrap_or_else(|| Box::new([PacketMeta::default(); BURST_MAX]));
+        let parser = self.parser();
         for chunk in pkts.chunks(BURST_MAX) {
             // Headers of the whole burst in flight at once (the parser reads the first two lines).
             for (data, _, _) in chunk {
@@ -223,7 +250,7 @@ impl<O: RecordOut> Pipeline<O> {
                 // of their per-burst arrays).
                 let m = &mut metas[0];
                 for &(data, len, now) in chunk {
-                    match self.parse_into(data, m) {
+                    match parser.parse(data, m) {
                         Ok(()) => self.meta(m, len, now),
                         Err(e) => self.unmatched_packet(e, len),
                     }
@@ -233,7 +260,7 @@ impl<O: RecordOut> Pipeline<O> {
             let n = chunk.len().min(BURST_MAX);
             let mut res: [Result<(), ParseError>; BURST_MAX] = [Ok(()); BURST_MAX];
             for i in 0..n {
-                res[i] = self.parse_into(chunk[i].0, &mut metas[i]);
+                res[i] = parser.parse(chunk[i].0, &mut metas[i]);
             }
             // Keys and hashes once per packet: they prefetch the table now and key the update
             // later. Buckets first, then (once those arrived) the entries they point to.
