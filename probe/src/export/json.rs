@@ -10,10 +10,91 @@ pub(crate) fn lit(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
+/// A short text built on the stack and appended with one fixed-size copy plus a truncate: a
+/// variable-length `extend_from_slice` is a `memcpy` call, and `push` checks capacity per byte.
+struct Text<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Text<N> {
+    #[inline]
+    fn new() -> Self {
+        Text {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    /// Write all four bytes (fixed-size store), keep the first `n`.
+    #[inline]
+    fn put4(&mut self, b: [u8; 4], n: usize) {
+        self.buf[self.len..self.len + 4].copy_from_slice(&b);
+        self.len += n;
+    }
+
+    #[inline]
+    fn flush(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&self.buf);
+        out.truncate(start + self.len);
+    }
+}
+
+/// `DEC2[2 * n..2 * n + 2]`: the two decimal digits of `n < 100` (half the divisions).
+const DEC2: [u8; 200] = {
+    let mut t = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        t[2 * i] = b'0' + (i / 10) as u8;
+        t[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    t
+};
+
 /// An unsigned integer in decimal.
 #[inline]
-pub(crate) fn num(out: &mut Vec<u8>, v: impl itoa::Integer) {
-    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+pub(crate) fn num(out: &mut Vec<u8>, v: impl Into<u64>) {
+    let v = v.into();
+    // Zeros and other single digits are common (counters of short flows, TCP error counts).
+    if v < 10 {
+        out.push(b'0' + v as u8);
+    } else {
+        num_u64(out, v)
+    }
+}
+
+fn num_u64(out: &mut Vec<u8>, mut v: u64) {
+    // Digits right-aligned to `END`, then the `END` bytes from the first digit are copied (a
+    // fixed size) and the tail cut off: no digit count needed up front.
+    const END: usize = 20;
+    let mut buf = [0u8; 2 * END];
+    let mut i = END;
+    while v >= 100 {
+        let r = 2 * (v % 100) as usize;
+        v /= 100;
+        i -= 2;
+        buf[i] = DEC2[r];
+        buf[i + 1] = DEC2[r + 1];
+    }
+    if v >= 10 {
+        i -= 2;
+        buf[i] = DEC2[2 * v as usize];
+        buf[i + 1] = DEC2[2 * v as usize + 1];
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    let start = out.len();
+    out.extend_from_slice(&buf[i..i + END]);
+    out.truncate(start + END - i);
 }
 
 #[inline]
@@ -27,12 +108,23 @@ pub(crate) fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
     hex_into(&mut out[start..], bytes);
 }
 
+/// `HEX2[2 * b..2 * b + 2]`: byte `b` in lowercase hex (one lookup per byte, not per nibble).
+const HEX2: [u8; 512] = {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [0u8; 512];
+    let mut i = 0;
+    while i < 256 {
+        t[2 * i] = H[i >> 4];
+        t[2 * i + 1] = H[i & 15];
+        i += 1;
+    }
+    t
+};
+
 /// Lowercase hex of `bytes` into `dst` (twice as long).
 pub(crate) fn hex_into(dst: &mut [u8], bytes: &[u8]) {
-    const H: &[u8; 16] = b"0123456789abcdef";
-    for (d, b) in dst.chunks_exact_mut(2).zip(bytes) {
-        d[0] = H[(b >> 4) as usize];
-        d[1] = H[(b & 15) as usize];
+    for (d, &b) in dst.chunks_exact_mut(2).zip(bytes) {
+        d.copy_from_slice(&HEX2[2 * b as usize..2 * b as usize + 2]);
     }
 }
 
@@ -47,38 +139,75 @@ pub(crate) fn mac(out: &mut Vec<u8>, m: &[u8; 6]) {
 }
 
 fn ipv4(out: &mut Vec<u8>, a: &[u8]) {
-    for (i, &b) in a[..4].iter().enumerate() {
-        if i > 0 {
-            out.push(b'.');
-        }
-        if b >= 100 {
-            out.push(b'0' + b / 100);
-        }
-        if b >= 10 {
-            out.push(b'0' + b / 10 % 10);
-        }
-        out.push(b'0' + b % 10);
-    }
+    let mut t = Text::<16>::new();
+    ipv4_into(&mut t, a);
+    t.flush(out);
 }
 
-/// A 16-bit group in lowercase hex without leading zeros.
-fn group(out: &mut Vec<u8>, g: u16) {
-    const H: &[u8; 16] = b"0123456789abcdef";
-    let mut started = false;
-    for shift in [12, 8, 4, 0] {
-        let d = (g >> shift) & 15;
-        if d != 0 || started || shift == 0 {
-            out.push(H[d as usize]);
-            started = true;
+/// Each byte's decimal text and a dot, and that length: a dotted quad is four table copies.
+const V4: [([u8; 4], u8); 256] = {
+    let mut t = [([0u8; 4], 0u8); 256];
+    let mut i = 0;
+    while i < 256 {
+        let (mut s, mut n) = ([0u8; 4], 0);
+        if i >= 100 {
+            s[n] = b'0' + (i / 100) as u8;
+            n += 1;
         }
+        if i >= 10 {
+            s[n] = b'0' + (i / 10 % 10) as u8;
+            n += 1;
+        }
+        s[n] = b'0' + (i % 10) as u8;
+        s[n + 1] = b'.';
+        t[i] = (s, n as u8 + 2);
+        i += 1;
+    }
+    t
+};
+
+/// Needs 16 bytes of room: the last byte's dot is written, then dropped.
+#[inline]
+fn ipv4_into<const N: usize>(t: &mut Text<N>, a: &[u8]) {
+    for &b in &a[..4] {
+        let (s, n) = V4[b as usize];
+        t.put4(s, n as usize);
+    }
+    t.len -= 1;
+}
+
+/// A 16-bit group in lowercase hex without leading zeros (needs 4 bytes of room).
+#[inline]
+fn group<const N: usize>(t: &mut Text<N>, g: u16) {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    // Hex digits: 1 + (index of the highest set bit) / 4, at least one.
+    let n = (19 - (g | 1).leading_zeros() as usize) / 4;
+    // The significant digits moved to the top nibbles; all four are written, `n` kept.
+    let x = (g as u32) << (16 - 4 * n);
+    let h = |k: u32| H[((x >> (12 - 4 * k)) & 15) as usize];
+    t.put4([h(0), h(1), h(2), h(3)], n);
+}
+
+/// Groups separated by `:`.
+fn groups<const N: usize>(t: &mut Text<N>, g: &[u16]) {
+    for (i, &x) in g.iter().enumerate() {
+        if i > 0 {
+            t.push(b':');
+        }
+        group(t, x);
     }
 }
 
 /// RFC 5952 text, as `std`'s `Ipv6Addr` `Display` writes it (IPv4-mapped as `::ffff:a.b.c.d`).
 fn ipv6(out: &mut Vec<u8>, a: &[u8; 16]) {
+    // Longest text: 8 groups of 4 and 7 colons (39), or "::ffff:" and a dotted quad (22); room
+    // for the fixed-size stores past the end.
+    let mut t = Text::<48>::new();
     if a[..10] == [0; 10] && a[10..12] == [0xff, 0xff] {
-        out.extend_from_slice(b"::ffff:");
-        return ipv4(out, &a[12..]);
+        t.buf[..7].copy_from_slice(b"::ffff:");
+        t.len = 7;
+        ipv4_into(&mut t, &a[12..]);
+        return t.flush(out);
     }
     let g: [u16; 8] = std::array::from_fn(|i| u16::from_be_bytes([a[2 * i], a[2 * i + 1]]));
     // The longest run of zero groups (the first if tied), compressed when at least two long.
@@ -97,27 +226,14 @@ fn ipv6(out: &mut Vec<u8>, a: &[u8; 16]) {
         }
     }
     if best_len > 1 {
-        for (i, &x) in g[..best].iter().enumerate() {
-            if i > 0 {
-                out.push(b':');
-            }
-            group(out, x);
-        }
-        out.extend_from_slice(b"::");
-        for (i, &x) in g[best + best_len..].iter().enumerate() {
-            if i > 0 {
-                out.push(b':');
-            }
-            group(out, x);
-        }
+        groups(&mut t, &g[..best]);
+        t.push(b':');
+        t.push(b':');
+        groups(&mut t, &g[best + best_len..]);
     } else {
-        for (i, &x) in g.iter().enumerate() {
-            if i > 0 {
-                out.push(b':');
-            }
-            group(out, x);
-        }
+        groups(&mut t, &g);
     }
+    t.flush(out);
 }
 
 /// An address in its canonical text form (RFC 5952 for IPv6), without quotes.
@@ -210,6 +326,43 @@ mod tests {
             ip(&mut out, 6, &s.parse::<Ipv6Addr>().unwrap().octets());
             assert_eq!(std::str::from_utf8(&out).unwrap(), s);
         }
+    }
+
+    #[test]
+    fn num_matches_to_string() {
+        let mut vals = vec![0, u64::MAX, u64::MAX - 1];
+        for p in 0..20 {
+            let t = 10u64.pow(p);
+            vals.extend([t - 1, t, t + 1]);
+        }
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Every magnitude, not only 19-20 digit values.
+            vals.push(x >> (x % 64));
+        }
+        let mut out = b"x".to_vec();
+        for v in vals {
+            out.truncate(1);
+            num(&mut out, v);
+            assert_eq!(&out[1..], v.to_string().as_bytes());
+        }
+        out.clear();
+        num(&mut out, u8::MAX);
+        num(&mut out, u16::MAX);
+        num(&mut out, u32::MAX);
+        assert_eq!(out, b"255655354294967295");
+    }
+
+    #[test]
+    fn hex_matches_format() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let mut out = Vec::new();
+        hex(&mut out, &bytes);
+        let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(out, want.as_bytes());
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! segment, type/code of the last error). Absent when there were none.
 
 use super::flowhash;
-use super::json::{boolean, hex, ip, lit, mac, num, tunnel_name};
+use super::json::{boolean, hex, hex_into, ip, lit, mac, num, tunnel_name};
 use super::localnet::{other_type, LocalNets};
 use crate::flow::{FlowRecord, RecordKind};
 
@@ -23,6 +23,10 @@ pub struct NetifyEncoder {
     local: LocalNets,
     /// Interface names by port id (`interface` field and part of the digest).
     ifaces: Vec<String>,
+    /// Per port id, then per `RecordKind`: the line's constant start, up to `"internal":`.
+    heads: Vec<[Vec<u8>; 3]>,
+    /// The same for ports without a name.
+    unknown_head: [Vec<u8>; 3],
 }
 
 /// The local side of a record: which direction index is the local endpoint's.
@@ -33,12 +37,23 @@ struct Sides {
 
 impl NetifyEncoder {
     pub fn new(local: LocalNets, ifaces: Vec<String>) -> Self {
-        NetifyEncoder { local, ifaces }
+        NetifyEncoder {
+            local,
+            heads: ifaces.iter().map(|n| heads(n)).collect(),
+            ifaces,
+            unknown_head: heads("unknown"),
+        }
     }
 
     /// Interface names become known once the ports are started, after the outputs are opened.
     pub fn set_ifaces(&mut self, ifaces: Vec<String>) {
+        self.heads = ifaces.iter().map(|n| heads(n)).collect();
         self.ifaces = ifaces;
+    }
+
+    fn head(&self, port: u16, kind: RecordKind) -> &[u8] {
+        let h = self.heads.get(port as usize).unwrap_or(&self.unknown_head);
+        &h[kind as usize]
     }
 
     fn iface(&self, port: u16) -> &str {
@@ -61,11 +76,43 @@ impl NetifyEncoder {
     /// Netify's digest: SHA-1 over the 7-tuple (IP version, protocol, VLAN, the two endpoints in
     /// canonical order, interface). Stable for the flow's life; equal for both directions.
     pub fn digest(&self, r: &FlowRecord, out: &mut Vec<u8>) {
-        use sha1::Digest;
-        let mut h = sha1::Sha1::new();
-        flowhash::tuple(r, |b| h.update(b));
-        h.update(self.iface(r.port).as_bytes());
-        hex(out, h.finalize().as_ref());
+        let iface = self.iface(r.port).as_bytes();
+        // The message (at most 40 tuple bytes and the name) usually fits two blocks: pad it here
+        // and compress directly (the `Digest` wrapper's buffering cost as much as SHA-NI rounds).
+        let mut m = [0u8; 128];
+        let mut t = [0; flowhash::TUPLE_MAX];
+        let n = flowhash::tuple(r, &mut t);
+        let len = n + iface.len();
+        if len > 128 - 9 {
+            use sha1::Digest;
+            let mut h = sha1::Sha1::new();
+            h.update(&t[..n]);
+            h.update(iface);
+            return hex(out, h.finalize().as_ref());
+        }
+        m[..flowhash::TUPLE_MAX].copy_from_slice(&t);
+        m[n..len].copy_from_slice(iface);
+        m[len] = 0x80;
+        let blocks = if len < 64 - 8 { 1 } else { 2 };
+        m[64 * blocks - 8..64 * blocks].copy_from_slice(&(8 * len as u64).to_be_bytes());
+        let mut st = [
+            0x6745_2301,
+            0xefcd_ab89,
+            0x98ba_dcfe,
+            0x1032_5476,
+            0xc3d2_e1f0,
+        ];
+        for b in m.chunks_exact(64).take(blocks) {
+            let b = sha1::digest::generic_array::GenericArray::from_slice(b);
+            sha1::compress(&mut st, std::slice::from_ref(b));
+        }
+        let mut be = [0u8; 20];
+        for (b, w) in be.chunks_exact_mut(4).zip(st) {
+            b.copy_from_slice(&w.to_be_bytes());
+        }
+        let mut h = [0u8; 40];
+        hex_into(&mut h, &be);
+        lit(out, &h);
     }
 
     /// Append one JSON line for `r` to `out`.
@@ -79,11 +126,7 @@ impl NetifyEncoder {
                 (&r.resp_ip, r.resp_port)
             }
         };
-        lit(out, b"{\"type\":\"");
-        lit(out, r.kind.name().as_bytes());
-        lit(out, b"\",\"interface\":\"");
-        lit(out, self.iface(r.port).as_bytes());
-        lit(out, b"\",\"internal\":");
+        lit(out, self.head(r.port, r.kind));
         boolean(out, s.internal);
         lit(out, b",");
         if r.kind == RecordKind::End {
@@ -184,6 +227,19 @@ impl NetifyEncoder {
             }
         }
     }
+}
+
+/// `{"type":"KIND","interface":"NAME","internal":` for each `RecordKind`.
+fn heads(iface: &str) -> [Vec<u8>; 3] {
+    RecordKind::ALL.map(|k| {
+        let mut h = Vec::new();
+        lit(&mut h, b"{\"type\":\"");
+        lit(&mut h, k.name().as_bytes());
+        lit(&mut h, b"\",\"interface\":\"");
+        lit(&mut h, iface.as_bytes());
+        lit(&mut h, b"\",\"internal\":");
+        h
+    })
 }
 
 #[cfg(test)]
@@ -311,6 +367,43 @@ mod tests {
         let mut v = rec(RecordKind::End);
         v.vlan = 13;
         assert_ne!(a, d(&v));
+    }
+
+    /// The hand-padded SHA-1 against the `Digest` API: one and two blocks (names up to the
+    /// two-block limit) and the fallback beyond it, IPv4 and IPv6.
+    #[test]
+    fn digest_matches_sha1_over_name_lengths() {
+        use sha1::Digest;
+        for v6 in [false, true] {
+            let mut r = rec(RecordKind::End);
+            if v6 {
+                r.ip_version = 6;
+                r.init_ip = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+                r.resp_ip = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5];
+            }
+            for len in 0..150 {
+                let name: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+                let e = NetifyEncoder::new(LocalNets::default_nets(), vec![name.clone()]);
+                let mut out = Vec::new();
+                e.digest(&r, &mut out);
+                let mut t = [0; flowhash::TUPLE_MAX];
+                let n = flowhash::tuple(&r, &mut t);
+                let mut h = sha1::Sha1::new();
+                h.update(&t[..n]);
+                h.update(name.as_bytes());
+                let want: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(out, want.as_bytes(), "v6 {v6}, name length {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_port_is_named_unknown() {
+        let mut r = rec(RecordKind::Stats);
+        r.port = 3;
+        let v = json(&r);
+        assert_eq!(v["interface"], "unknown");
+        assert_eq!(v["type"], "flow_stats");
     }
 
     #[test]
