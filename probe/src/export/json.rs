@@ -129,11 +129,9 @@ pub(crate) fn hex_into(dst: &mut [u8], bytes: &[u8]) {
 }
 
 pub(crate) fn mac(out: &mut Vec<u8>, m: &[u8; 6]) {
-    const H: &[u8; 16] = b"0123456789abcdef";
     let mut s = [b':'; 17];
-    for (i, b) in m.iter().enumerate() {
-        s[i * 3] = H[(b >> 4) as usize];
-        s[i * 3 + 1] = H[(b & 15) as usize];
+    for (d, &b) in s.chunks_mut(3).zip(m) {
+        d[..2].copy_from_slice(&HEX2[2 * b as usize..2 * b as usize + 2]);
     }
     out.extend_from_slice(&s);
 }

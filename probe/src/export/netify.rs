@@ -16,7 +16,7 @@
 
 use super::flowhash;
 use super::json::{boolean, hex, hex_into, ip, lit, mac, num, tunnel_name};
-use super::localnet::{other_type, LocalNets};
+use super::localnet::{other_type_of, LocalNets};
 use crate::flow::{FlowRecord, RecordKind};
 
 pub struct NetifyEncoder {
@@ -33,6 +33,8 @@ pub struct NetifyEncoder {
 struct Sides {
     local: usize,
     internal: bool,
+    /// Whether the other side's address is in a local net too.
+    other_local: bool,
 }
 
 impl NetifyEncoder {
@@ -70,6 +72,7 @@ impl NetifyEncoder {
             // The initiator is the local side unless only the responder is local.
             local: usize::from(!il && rl),
             internal: il && rl,
+            other_local: if !il && rl { il } else { rl },
         }
     }
 
@@ -162,7 +165,10 @@ impl NetifyEncoder {
                 lit(out, b"\",\"other_port\":");
                 num(out, oport);
                 lit(out, b",\"other_type\":\"");
-                lit(out, other_type(&self.local, r.ip_version, oip).as_bytes());
+                lit(
+                    out,
+                    other_type_of(r.ip_version, oip, s.other_local).as_bytes(),
+                );
                 lit(out, b"\",\"first_seen_at\":");
                 num(out, r.first_ms);
                 lit(out, b",\"last_seen_at\":");
@@ -395,6 +401,37 @@ mod tests {
                 assert_eq!(out, want.as_bytes(), "v6 {v6}, name length {len}");
             }
         }
+    }
+
+    #[test]
+    fn other_type_follows_the_other_side() {
+        let other = |init: [u8; 4], resp: [u8; 4]| {
+            let mut r = rec(RecordKind::Start);
+            r.init_ip[..4].copy_from_slice(&init);
+            r.resp_ip[..4].copy_from_slice(&resp);
+            let v = json(&r);
+            (v["internal"].clone(), v["flow"]["other_type"].clone())
+        };
+        assert_eq!(
+            other([10, 0, 0, 1], [10, 0, 0, 2]),
+            (true.into(), "local".into())
+        );
+        assert_eq!(
+            other([10, 0, 0, 1], [8, 8, 8, 8]),
+            (false.into(), "remote".into())
+        );
+        assert_eq!(
+            other([8, 8, 8, 8], [10, 0, 0, 1]),
+            (false.into(), "remote".into())
+        );
+        assert_eq!(
+            other([8, 8, 8, 8], [224, 0, 0, 1]),
+            (false.into(), "multicast".into())
+        );
+        assert_eq!(
+            other([10, 0, 0, 1], [255; 4]),
+            (false.into(), "broadcast".into())
+        );
     }
 
     #[test]

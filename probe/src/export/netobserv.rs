@@ -112,7 +112,8 @@ pub const ADDED_FIELDS: [&str; 7] = [
 /// `--subnet-label CIDR=NAME` prefixes; the longest matching prefix names an address.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SubnetLabels {
-    nets: Vec<(Prefix, u8, String)>,
+    /// Prefix, its length, the name and the name as a JSON string (escaped once, not per line).
+    nets: Vec<(Prefix, u8, String, Vec<u8>)>,
 }
 
 impl SubnetLabels {
@@ -129,7 +130,9 @@ impl SubnetLabels {
             }
             let (addr, len) = parse_cidr(cidr)?;
             let (v, b) = bytes(addr);
-            nets.push((prefix(v, &b, len), len, name.to_string()));
+            let mut json = Vec::new();
+            str_lit(&mut json, name);
+            nets.push((prefix(v, &b, len), len, name.to_string(), json));
         }
         // Longest prefix first: the first match is the most specific.
         nets.sort_by_key(|n| std::cmp::Reverse(n.1));
@@ -141,11 +144,17 @@ impl SubnetLabels {
     }
 
     pub fn label(&self, version: u8, a: &[u8; 16]) -> Option<&str> {
+        self.find(version, a).map(|n| n.2.as_str())
+    }
+
+    /// The label as a quoted JSON string.
+    fn label_json(&self, version: u8, a: &[u8; 16]) -> Option<&[u8]> {
+        self.find(version, a).map(|n| n.3.as_slice())
+    }
+
+    fn find(&self, version: u8, a: &[u8; 16]) -> Option<&(Prefix, u8, String, Vec<u8>)> {
         let a = u128::from_be_bytes(*a);
-        self.nets
-            .iter()
-            .find(|n| prefix_match(&n.0, version, a))
-            .map(|n| n.2.as_str())
+        self.nets.iter().find(|n| prefix_match(&n.0, version, a))
     }
 }
 
@@ -190,7 +199,8 @@ struct PerRecord<'a> {
     hash: [u8; 16],
     /// Initiator, responder.
     local: [bool; 2],
-    label: [Option<&'a str>; 2],
+    /// Subnet labels as JSON strings.
+    label: [Option<&'a [u8]>; 2],
 }
 
 fn iface_json(name: &str) -> Vec<u8> {
@@ -243,7 +253,7 @@ impl NetObservEncoder {
         let mut hash = [0u8; 16];
         hex_into(&mut hash, &Self::hash_id(r).to_be_bytes());
         let labelled = !self.labels.is_empty();
-        let label = |a: &[u8; 16]| labelled.then(|| self.labels.label(v, a)).flatten();
+        let label = |a: &[u8; 16]| labelled.then(|| self.labels.label_json(v, a)).flatten();
         let p = PerRecord {
             hash,
             local: [
@@ -380,11 +390,11 @@ impl NetObservEncoder {
         }
         if let Some(l) = p.label[s] {
             out.extend_from_slice(b",\"SrcSubnetLabel\":");
-            str_lit(out, l);
+            lit(out, l);
         }
         if let Some(l) = p.label[1 - s] {
             out.extend_from_slice(b",\"DstSubnetLabel\":");
-            str_lit(out, l);
+            lit(out, l);
         }
         if dir.is_none() && r.kind == RecordKind::End {
             lit(out, b",\"EndReason\":\"");
@@ -607,6 +617,19 @@ mod tests {
         let mut seg = rec(RecordKind::Start);
         seg.segment = 1;
         assert_ne!(a, NetObservEncoder::hash_id(&seg));
+    }
+
+    #[test]
+    fn subnet_labels_are_escaped() {
+        let e = NetObservEncoder::new(
+            LocalNets::default_nets(),
+            SubnetLabels::parse(&["10.0.0.0/8=a\"b\\c\u{1}d"]).unwrap(),
+            vec!["pcap0".into()],
+        );
+        let mut out = Vec::new();
+        e.encode(&rec(RecordKind::Start), 1, &mut out);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["SrcSubnetLabel"], "a\"b\\c\u{1}d");
     }
 
     #[test]
