@@ -23,10 +23,44 @@ pub struct NetifyEncoder {
     local: LocalNets,
     /// Interface names by port id (`interface` field and part of the digest).
     ifaces: Vec<String>,
-    /// Per port id, then per `RecordKind`: the line's constant start, up to `"internal":`.
-    heads: Vec<[Vec<u8>; 3]>,
+    /// What each port's name contributes to a record, by port id.
+    ports: Vec<Port>,
     /// The same for ports without a name.
-    unknown_head: [Vec<u8>; 3],
+    unknown: Port,
+}
+
+/// What an interface name contributes to every record, rendered once.
+struct Port {
+    /// Per `RecordKind`: the line's constant start, up to `"internal":`.
+    head: [Vec<u8>; 3],
+    /// The digest's SHA-1 message with the tuple left out, for an IPv4 then an IPv6 tuple: the
+    /// name, padding and bit length after the tuple's place, and the block count (1 or 2).
+    /// `None` when it needs more than two blocks.
+    msg: [Option<([u8; 128], usize)>; 2],
+}
+
+/// Tuple lengths (`flowhash::tuple`) for IPv4 and IPv6.
+const TUPLE_LEN: [usize; 2] = [16, flowhash::TUPLE_MAX];
+
+impl Port {
+    fn new(iface: &str) -> Port {
+        let msg = TUPLE_LEN.map(|n| {
+            let len = n + iface.len();
+            if len > 128 - 9 {
+                return None;
+            }
+            let mut m = [0u8; 128];
+            m[n..len].copy_from_slice(iface.as_bytes());
+            m[len] = 0x80;
+            let blocks = if len < 64 - 8 { 1 } else { 2 };
+            m[64 * blocks - 8..64 * blocks].copy_from_slice(&(8 * len as u64).to_be_bytes());
+            Some((m, blocks))
+        });
+        Port {
+            head: heads(iface),
+            msg,
+        }
+    }
 }
 
 /// The local side of a record: which direction index is the local endpoint's.
@@ -41,21 +75,20 @@ impl NetifyEncoder {
     pub fn new(local: LocalNets, ifaces: Vec<String>) -> Self {
         NetifyEncoder {
             local,
-            heads: ifaces.iter().map(|n| heads(n)).collect(),
+            ports: ifaces.iter().map(|n| Port::new(n)).collect(),
             ifaces,
-            unknown_head: heads("unknown"),
+            unknown: Port::new("unknown"),
         }
     }
 
     /// Interface names become known once the ports are started, after the outputs are opened.
     pub fn set_ifaces(&mut self, ifaces: Vec<String>) {
-        self.heads = ifaces.iter().map(|n| heads(n)).collect();
+        self.ports = ifaces.iter().map(|n| Port::new(n)).collect();
         self.ifaces = ifaces;
     }
 
-    fn head(&self, port: u16, kind: RecordKind) -> &[u8] {
-        let h = self.heads.get(port as usize).unwrap_or(&self.unknown_head);
-        &h[kind as usize]
+    fn port(&self, port: u16) -> &Port {
+        self.ports.get(port as usize).unwrap_or(&self.unknown)
     }
 
     fn iface(&self, port: u16) -> &str {
@@ -79,25 +112,21 @@ impl NetifyEncoder {
     /// Netify's digest: SHA-1 over the 7-tuple (IP version, protocol, VLAN, the two endpoints in
     /// canonical order, interface). Stable for the flow's life; equal for both directions.
     pub fn digest(&self, r: &FlowRecord, out: &mut Vec<u8>) {
-        let iface = self.iface(r.port).as_bytes();
-        // The message (at most 40 tuple bytes and the name) usually fits two blocks: pad it here
-        // and compress directly (the `Digest` wrapper's buffering cost as much as SHA-NI rounds).
-        let mut m = [0u8; 128];
-        let mut t = [0; flowhash::TUPLE_MAX];
-        let n = flowhash::tuple(r, &mut t);
-        let len = n + iface.len();
-        if len > 128 - 9 {
+        // The message is at most 40 tuple bytes and the name: the port's pre-padded message gets
+        // the tuple and goes to the compression function directly (the `Digest` wrapper's
+        // buffering cost as much as the SHA-NI rounds).
+        let Some((msg, blocks)) = &self.port(r.port).msg[usize::from(r.ip_version != 4)] else {
             use sha1::Digest;
+            let mut t = [0; flowhash::TUPLE_MAX];
+            let n = flowhash::tuple(r, &mut t);
             let mut h = sha1::Sha1::new();
             h.update(&t[..n]);
-            h.update(iface);
+            h.update(self.iface(r.port).as_bytes());
             return hex(out, h.finalize().as_ref());
-        }
-        m[..flowhash::TUPLE_MAX].copy_from_slice(&t);
-        m[n..len].copy_from_slice(iface);
-        m[len] = 0x80;
-        let blocks = if len < 64 - 8 { 1 } else { 2 };
-        m[64 * blocks - 8..64 * blocks].copy_from_slice(&(8 * len as u64).to_be_bytes());
+        };
+        let mut m = *msg;
+        let t: &mut [u8; flowhash::TUPLE_MAX] = (&mut m[..flowhash::TUPLE_MAX]).try_into().unwrap();
+        flowhash::tuple(r, t);
         let mut st = [
             0x6745_2301,
             0xefcd_ab89,
@@ -105,7 +134,7 @@ impl NetifyEncoder {
             0x1032_5476,
             0xc3d2_e1f0,
         ];
-        for b in m.chunks_exact(64).take(blocks) {
+        for b in m.chunks_exact(64).take(*blocks) {
             let b = sha1::digest::generic_array::GenericArray::from_slice(b);
             sha1::compress(&mut st, std::slice::from_ref(b));
         }
@@ -129,7 +158,7 @@ impl NetifyEncoder {
                 (&r.resp_ip, r.resp_port)
             }
         };
-        lit(out, self.head(r.port, r.kind));
+        lit(out, &self.port(r.port).head[r.kind as usize]);
         boolean(out, s.internal);
         lit(out, b",");
         if r.kind == RecordKind::End {
