@@ -12,7 +12,7 @@ pub(crate) fn lit(out: &mut Vec<u8>, s: &[u8]) {
 
 /// A short text built on the stack and appended with one fixed-size copy plus a truncate: a
 /// variable-length `extend_from_slice` is a `memcpy` call, and `push` checks capacity per byte.
-struct Text<const N: usize> {
+pub(crate) struct Text<const N: usize> {
     buf: [u8; N],
     len: usize,
 }
@@ -40,7 +40,7 @@ impl<const N: usize> Text<N> {
     }
 
     #[inline]
-    fn flush(&self, out: &mut Vec<u8>) {
+    pub(crate) fn flush(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&self.buf);
         out.truncate(start + self.len);
@@ -129,11 +129,15 @@ pub(crate) fn hex_into(dst: &mut [u8], bytes: &[u8]) {
 }
 
 pub(crate) fn mac(out: &mut Vec<u8>, m: &[u8; 6]) {
+    out.extend_from_slice(&mac_text(m));
+}
+
+pub(crate) fn mac_text(m: &[u8; 6]) -> [u8; 17] {
     let mut s = [b':'; 17];
     for (d, &b) in s.chunks_mut(3).zip(m) {
         d[..2].copy_from_slice(&HEX2[2 * b as usize..2 * b as usize + 2]);
     }
-    out.extend_from_slice(&s);
+    s
 }
 
 fn ipv4(out: &mut Vec<u8>, a: &[u8]) {
@@ -198,6 +202,10 @@ fn groups<const N: usize>(t: &mut Text<N>, g: &[u16]) {
 
 /// RFC 5952 text, as `std`'s `Ipv6Addr` `Display` writes it (IPv4-mapped as `::ffff:a.b.c.d`).
 fn ipv6(out: &mut Vec<u8>, a: &[u8; 16]) {
+    ipv6_text(a).flush(out);
+}
+
+fn ipv6_text(a: &[u8; 16]) -> Text<48> {
     // Longest text: 8 groups of 4 and 7 colons (39), or "::ffff:" and a dotted quad (22); room
     // for the fixed-size stores past the end.
     let mut t = Text::<48>::new();
@@ -205,7 +213,7 @@ fn ipv6(out: &mut Vec<u8>, a: &[u8; 16]) {
         t.buf[..7].copy_from_slice(b"::ffff:");
         t.len = 7;
         ipv4_into(&mut t, &a[12..]);
-        return t.flush(out);
+        return t;
     }
     let g: [u16; 8] = std::array::from_fn(|i| u16::from_be_bytes([a[2 * i], a[2 * i + 1]]));
     // The longest run of zero groups (the first if tied), compressed when at least two long.
@@ -231,7 +239,7 @@ fn ipv6(out: &mut Vec<u8>, a: &[u8; 16]) {
     } else {
         groups(&mut t, &g);
     }
-    t.flush(out);
+    t
 }
 
 /// An address in its canonical text form (RFC 5952 for IPv6), without quotes.
@@ -240,6 +248,17 @@ pub(crate) fn ip(out: &mut Vec<u8>, version: u8, a: &[u8; 16]) {
         ipv4(out, a)
     } else {
         ipv6(out, a)
+    }
+}
+
+/// `ip`'s text, to append (`Text::flush`) more than once.
+pub(crate) fn ip_text(version: u8, a: &[u8; 16]) -> Text<48> {
+    if version == 4 {
+        let mut t = Text::new();
+        ipv4_into(&mut t, a);
+        t
+    } else {
+        ipv6_text(a)
     }
 }
 
@@ -304,8 +323,14 @@ mod tests {
                 std::str::from_utf8(&out).unwrap(),
                 Ipv6Addr::from(a).to_string()
             );
+            let mut again = Vec::new();
+            ip_text(6, &a).flush(&mut again);
+            assert_eq!(again, out);
             out.clear();
             ip(&mut out, 4, &a);
+            again.clear();
+            ip_text(4, &a).flush(&mut again);
+            assert_eq!(again, out);
             assert_eq!(
                 std::str::from_utf8(&out).unwrap(),
                 Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string()

@@ -53,7 +53,7 @@
 //!   (the same taxonomy as Netify's `flow_purge.reason`).
 
 use super::flowhash::{self, Fnv1a};
-use super::json::{hex_into, ip, lit, mac, num, str_lit};
+use super::json::{hex_into, ip_text, lit, mac_text, num, str_lit, Text};
 use super::localnet::{bytes, parse_cidr, prefix, prefix_match, LocalNets, Prefix};
 use crate::flow::{FlowRecord, RecordKind};
 
@@ -197,6 +197,10 @@ pub struct NetObservEncoder {
 /// What every line of one record shares, computed once per record.
 struct PerRecord<'a> {
     hash: [u8; 16],
+    /// Initiator, responder: address text (each appears in every line of the record).
+    addr: [Text<48>; 2],
+    /// `dir[0]`, `dir[1]` source MACs as text.
+    mac: [[u8; 17]; 2],
     /// Initiator, responder.
     local: [bool; 2],
     /// Subnet labels as JSON strings.
@@ -256,6 +260,8 @@ impl NetObservEncoder {
         let label = |a: &[u8; 16]| labelled.then(|| self.labels.label_json(v, a)).flatten();
         let p = PerRecord {
             hash,
+            addr: [ip_text(v, &r.init_ip), ip_text(v, &r.resp_ip)],
+            mac: [mac_text(&r.dir[0].mac), mac_text(&r.dir[1].mac)],
             local: [
                 self.local.contains(v, &r.init_ip),
                 self.local.contains(v, &r.resp_ip),
@@ -285,12 +291,11 @@ impl NetObservEncoder {
         out: &mut Vec<u8>,
     ) {
         let s = dir.unwrap_or(0);
-        let (src_ip, src_port, dst_ip, dst_port) = if s == 0 {
-            (&r.init_ip, r.init_port, &r.resp_ip, r.resp_port)
+        let (src_port, dst_port) = if s == 0 {
+            (r.init_port, r.resp_port)
         } else {
-            (&r.resp_ip, r.resp_port, &r.init_ip, r.init_port)
+            (r.resp_port, r.init_port)
         };
-        let v = r.ip_version;
         let rtype = match (dir, r.kind) {
             (Some(_), _) => "flowLog",
             (None, RecordKind::Start) => "newConnection",
@@ -332,13 +337,13 @@ impl NetObservEncoder {
             num(out, r.dir[1].ip_bytes);
         }
         out.extend_from_slice(b",\"SrcAddr\":\"");
-        ip(out, v, src_ip);
+        p.addr[s].flush(out);
         out.extend_from_slice(b"\",\"DstAddr\":\"");
-        ip(out, v, dst_ip);
+        p.addr[1 - s].flush(out);
         out.extend_from_slice(b"\",\"SrcMac\":\"");
-        mac(out, &r.dir[s].mac);
+        lit(out, &p.mac[s]);
         out.extend_from_slice(b"\",\"DstMac\":\"");
-        mac(out, &r.dir[1 - s].mac);
+        lit(out, &p.mac[1 - s]);
         out.push(b'"');
         if matches!(r.proto, 6 | 17 | 132) {
             lit(out, b",\"SrcPort\":");
