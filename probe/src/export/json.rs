@@ -47,18 +47,6 @@ impl<const N: usize> Text<N> {
     }
 }
 
-/// `DEC2[2 * n..2 * n + 2]`: the two decimal digits of `n < 100` (half the divisions).
-const DEC2: [u8; 200] = {
-    let mut t = [0u8; 200];
-    let mut i = 0;
-    while i < 100 {
-        t[2 * i] = b'0' + (i / 10) as u8;
-        t[2 * i + 1] = b'0' + (i % 10) as u8;
-        i += 1;
-    }
-    t
-};
-
 /// An unsigned integer in decimal.
 #[inline]
 pub(crate) fn num(out: &mut Vec<u8>, v: impl Into<u64>) {
@@ -71,30 +59,47 @@ pub(crate) fn num(out: &mut Vec<u8>, v: impl Into<u64>) {
     }
 }
 
-fn num_u64(out: &mut Vec<u8>, mut v: u64) {
-    // Digits right-aligned to `END`, then the `END` bytes from the first digit are copied (a
-    // fixed size) and the tail cut off: no digit count needed up front.
-    const END: usize = 20;
-    let mut buf = [0u8; 2 * END];
-    let mut i = END;
-    while v >= 100 {
-        let r = 2 * (v % 100) as usize;
-        v /= 100;
-        i -= 2;
-        buf[i] = DEC2[r];
-        buf[i + 1] = DEC2[r + 1];
-    }
-    if v >= 10 {
-        i -= 2;
-        buf[i] = DEC2[2 * v as usize];
-        buf[i + 1] = DEC2[2 * v as usize + 1];
-    } else {
-        i -= 1;
-        buf[i] = b'0' + v as u8;
-    }
+/// The eight decimal digits of `v < 10^8` (leading zeros included) as ASCII in a `u64`, the
+/// first digit in the lowest byte: a few multiplies in registers (SWAR), no table and no stores
+/// that a wider load would have to wait for.
+#[inline]
+fn digits8(v: u32) -> u64 {
+    let v = v as u64;
+    // 32-bit lanes: the upper and lower four digits.
+    let x = (v / 10_000) | ((v % 10_000) << 32);
+    // 16-bit lanes: two digits each (x * 10486 >> 20 is x / 100 below 10^4).
+    let h = ((x * 10_486) >> 20) & 0x0000_007f_0000_007f;
+    let x = h | ((x - h * 100) << 16);
+    // Bytes: one digit each (x * 103 >> 10 is x / 10 below 100).
+    let t = ((x * 103) >> 10) & 0x000f_000f_000f_000f;
+    let x = t | ((x - t * 10) << 8);
+    x | 0x3030_3030_3030_3030
+}
+
+/// Append `v < 10^8` without leading zeros (at least one digit).
+#[inline]
+fn short(out: &mut Vec<u8>, v: u32) {
+    let d = digits8(v);
+    // Leading zero digits are the low bytes equal to b'0'.
+    let zeros = (((d ^ 0x3030_3030_3030_3030).trailing_zeros() / 8) as usize).min(7);
     let start = out.len();
-    out.extend_from_slice(&buf[i..i + END]);
-    out.truncate(start + END - i);
+    out.extend_from_slice(&(d >> (8 * zeros)).to_le_bytes());
+    out.truncate(start + 8 - zeros);
+}
+
+fn num_u64(out: &mut Vec<u8>, v: u64) {
+    const E8: u64 = 100_000_000;
+    if v < E8 {
+        short(out, v as u32);
+    } else if v < E8 * E8 {
+        short(out, (v / E8) as u32);
+        out.extend_from_slice(&digits8((v % E8) as u32).to_le_bytes());
+    } else {
+        short(out, (v / (E8 * E8)) as u32);
+        let rest = v % (E8 * E8);
+        out.extend_from_slice(&digits8((rest / E8) as u32).to_le_bytes());
+        out.extend_from_slice(&digits8((rest % E8) as u32).to_le_bytes());
+    }
 }
 
 #[inline]
