@@ -134,21 +134,39 @@ pub(crate) fn hex_into(dst: &mut [u8], bytes: &[u8]) {
 }
 
 pub(crate) fn mac(out: &mut Vec<u8>, m: &[u8; 6]) {
-    out.extend_from_slice(&mac_text(m));
-}
-
-pub(crate) fn mac_text(m: &[u8; 6]) -> [u8; 17] {
     let mut s = [b':'; 17];
     for (d, &b) in s.chunks_mut(3).zip(m) {
         d[..2].copy_from_slice(&HEX2[2 * b as usize..2 * b as usize + 2]);
     }
+    out.extend_from_slice(&s);
+}
+
+pub(crate) fn mac_text(m: &[u8; 6]) -> [u8; 17] {
+    let (head, last) = mac_words(m);
+    let mut s = [0u8; 17];
+    s[..16].copy_from_slice(&head.to_le_bytes());
+    s[15..].copy_from_slice(&last);
     s
 }
 
+/// `xx:xx:xx:xx:xx:` (15 bytes) in a register and the last byte's two digits: built without
+/// stores that a wider load would wait for.
+#[inline]
+fn mac_words(m: &[u8; 6]) -> (u128, [u8; 2]) {
+    const COLONS: u128 = 0x3a_0000_3a00_003a_0000_3a00_003a_0000;
+    let pair = |b: u8| u16::from_le_bytes([HEX2[2 * b as usize], HEX2[2 * b as usize + 1]]);
+    let mut head = COLONS;
+    for (i, &b) in m[..5].iter().enumerate() {
+        head |= (pair(b) as u128) << (24 * i);
+    }
+    (head, pair(m[5]).to_le_bytes())
+}
+
 fn ipv4(out: &mut Vec<u8>, a: &[u8]) {
-    let mut t = Text::<16>::new();
-    ipv4_into(&mut t, a);
-    t.flush(out);
+    let (w, n) = ipv4_word(a);
+    let start = out.len();
+    out.extend_from_slice(&w.to_le_bytes());
+    out.truncate(start + n);
 }
 
 /// Each byte's decimal text and a dot, and that length: a dotted quad is four table copies.
@@ -173,14 +191,25 @@ const V4: [([u8; 4], u8); 256] = {
     t
 };
 
-/// Needs 16 bytes of room: the last byte's dot is written, then dropped.
+/// A dotted quad's text in a register (first character in the lowest byte) and its length.
+#[inline]
+fn ipv4_word(a: &[u8]) -> (u128, usize) {
+    let (mut w, mut n) = (0u128, 0);
+    for &b in &a[..4] {
+        let (s, len) = V4[b as usize];
+        w |= (u32::from_le_bytes(s) as u128) << (8 * n);
+        n += len as usize;
+    }
+    // The last byte's dot is past the length (16 characters at most with it).
+    (w, n - 1)
+}
+
+/// Needs 16 bytes of room.
 #[inline]
 fn ipv4_into<const N: usize>(t: &mut Text<N>, a: &[u8]) {
-    for &b in &a[..4] {
-        let (s, n) = V4[b as usize];
-        t.put4(s, n as usize);
-    }
-    t.len -= 1;
+    let (w, n) = ipv4_word(a);
+    t.buf[t.len..t.len + 16].copy_from_slice(&w.to_le_bytes());
+    t.len += n;
 }
 
 /// A 16-bit group in lowercase hex without leading zeros (needs 4 bytes of room).
@@ -391,6 +420,22 @@ mod tests {
         hex(&mut out, &bytes);
         let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(out, want.as_bytes());
+    }
+
+    #[test]
+    fn mac_text_matches_format() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let m: [u8; 6] = x.to_le_bytes()[..6].try_into().unwrap();
+            let want = m.map(|b| format!("{b:02x}")).join(":");
+            assert_eq!(mac_text(&m), want.as_bytes());
+            let mut out = Vec::new();
+            mac(&mut out, &m);
+            assert_eq!(out, want.as_bytes());
+        }
     }
 
     #[test]
