@@ -47,6 +47,15 @@ fn encode(c: &mut Criterion) {
             out.len()
         })
     });
+    let mut stats = r;
+    stats.kind = RecordKind::Stats;
+    g.bench_function("netify_stats", |b| {
+        b.iter(|| {
+            out.clear();
+            enc.encode(std::hint::black_box(&stats), &mut out);
+            out.len()
+        })
+    });
     // The SHA-1 flow digest alone (part of every Netify record).
     g.bench_function("netify_digest", |b| {
         b.iter(|| {

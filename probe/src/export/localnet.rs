@@ -94,6 +94,11 @@ impl LocalNets {
 
 /// Netify's `other_type` of an address seen from the local side.
 pub fn other_type(nets: &LocalNets, version: u8, ip: &[u8; 16]) -> &'static str {
+    other_type_of(version, ip, nets.contains(version, ip))
+}
+
+/// `other_type` when whether `ip` is local is already known.
+pub(crate) fn other_type_of(version: u8, ip: &[u8; 16], local: bool) -> &'static str {
     let multicast = if version == 4 {
         ip[0] & 0xf0 == 0xe0
     } else {
@@ -104,7 +109,7 @@ pub fn other_type(nets: &LocalNets, version: u8, ip: &[u8; 16]) -> &'static str 
         "broadcast"
     } else if multicast {
         "multicast"
-    } else if nets.contains(version, ip) {
+    } else if local {
         "local"
     } else {
         "remote"

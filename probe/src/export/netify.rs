@@ -15,30 +15,80 @@
 //! segment, type/code of the last error). Absent when there were none.
 
 use super::flowhash;
-use super::json::{boolean, hex, ip, lit, mac, num, tunnel_name};
-use super::localnet::{other_type, LocalNets};
+use super::json::{boolean, hex, hex_into, ip, lit, mac, num, tunnel_name};
+use super::localnet::{other_type_of, LocalNets};
 use crate::flow::{FlowRecord, RecordKind};
 
 pub struct NetifyEncoder {
     local: LocalNets,
     /// Interface names by port id (`interface` field and part of the digest).
     ifaces: Vec<String>,
+    /// What each port's name contributes to a record, by port id.
+    ports: Vec<Port>,
+    /// The same for ports without a name.
+    unknown: Port,
+}
+
+/// What an interface name contributes to every record, rendered once.
+struct Port {
+    /// Per `RecordKind`: the line's constant start, up to `"internal":`.
+    head: [Vec<u8>; 3],
+    /// The digest's SHA-1 message with the tuple left out, for an IPv4 then an IPv6 tuple: the
+    /// name, padding and bit length after the tuple's place, and the block count (1 or 2).
+    /// `None` when it needs more than two blocks.
+    msg: [Option<([u8; 128], usize)>; 2],
+}
+
+/// Tuple lengths (`flowhash::tuple`) for IPv4 and IPv6.
+const TUPLE_LEN: [usize; 2] = [16, flowhash::TUPLE_MAX];
+
+impl Port {
+    fn new(iface: &str) -> Port {
+        let msg = TUPLE_LEN.map(|n| {
+            let len = n + iface.len();
+            if len > 128 - 9 {
+                return None;
+            }
+            let mut m = [0u8; 128];
+            m[n..len].copy_from_slice(iface.as_bytes());
+            m[len] = 0x80;
+            let blocks = if len < 64 - 8 { 1 } else { 2 };
+            m[64 * blocks - 8..64 * blocks].copy_from_slice(&(8 * len as u64).to_be_bytes());
+            Some((m, blocks))
+        });
+        Port {
+            head: heads(iface),
+            msg,
+        }
+    }
 }
 
 /// The local side of a record: which direction index is the local endpoint's.
 struct Sides {
     local: usize,
     internal: bool,
+    /// Whether the other side's address is in a local net too.
+    other_local: bool,
 }
 
 impl NetifyEncoder {
     pub fn new(local: LocalNets, ifaces: Vec<String>) -> Self {
-        NetifyEncoder { local, ifaces }
+        NetifyEncoder {
+            local,
+            ports: ifaces.iter().map(|n| Port::new(n)).collect(),
+            ifaces,
+            unknown: Port::new("unknown"),
+        }
     }
 
     /// Interface names become known once the ports are started, after the outputs are opened.
     pub fn set_ifaces(&mut self, ifaces: Vec<String>) {
+        self.ports = ifaces.iter().map(|n| Port::new(n)).collect();
         self.ifaces = ifaces;
+    }
+
+    fn port(&self, port: u16) -> &Port {
+        self.ports.get(port as usize).unwrap_or(&self.unknown)
     }
 
     fn iface(&self, port: u16) -> &str {
@@ -55,17 +105,46 @@ impl NetifyEncoder {
             // The initiator is the local side unless only the responder is local.
             local: usize::from(!il && rl),
             internal: il && rl,
+            other_local: if !il && rl { il } else { rl },
         }
     }
 
     /// Netify's digest: SHA-1 over the 7-tuple (IP version, protocol, VLAN, the two endpoints in
     /// canonical order, interface). Stable for the flow's life; equal for both directions.
     pub fn digest(&self, r: &FlowRecord, out: &mut Vec<u8>) {
-        use sha1::Digest;
-        let mut h = sha1::Sha1::new();
-        flowhash::tuple(r, |b| h.update(b));
-        h.update(self.iface(r.port).as_bytes());
-        hex(out, h.finalize().as_ref());
+        // The message is at most 40 tuple bytes and the name: the port's pre-padded message gets
+        // the tuple and goes to the compression function directly (the `Digest` wrapper's
+        // buffering cost as much as the SHA-NI rounds).
+        let Some((msg, blocks)) = &self.port(r.port).msg[usize::from(r.ip_version != 4)] else {
+            use sha1::Digest;
+            let mut t = [0; flowhash::TUPLE_MAX];
+            let n = flowhash::tuple(r, &mut t);
+            let mut h = sha1::Sha1::new();
+            h.update(&t[..n]);
+            h.update(self.iface(r.port).as_bytes());
+            return hex(out, h.finalize().as_ref());
+        };
+        let mut m = *msg;
+        let t: &mut [u8; flowhash::TUPLE_MAX] = (&mut m[..flowhash::TUPLE_MAX]).try_into().unwrap();
+        flowhash::tuple(r, t);
+        let mut st = [
+            0x6745_2301,
+            0xefcd_ab89,
+            0x98ba_dcfe,
+            0x1032_5476,
+            0xc3d2_e1f0,
+        ];
+        for b in m.chunks_exact(64).take(*blocks) {
+            let b = sha1::digest::generic_array::GenericArray::from_slice(b);
+            sha1::compress(&mut st, std::slice::from_ref(b));
+        }
+        let mut be = [0u8; 20];
+        for (b, w) in be.chunks_exact_mut(4).zip(st) {
+            b.copy_from_slice(&w.to_be_bytes());
+        }
+        let mut h = [0u8; 40];
+        hex_into(&mut h, &be);
+        lit(out, &h);
     }
 
     /// Append one JSON line for `r` to `out`.
@@ -79,11 +158,7 @@ impl NetifyEncoder {
                 (&r.resp_ip, r.resp_port)
             }
         };
-        lit(out, b"{\"type\":\"");
-        lit(out, r.kind.name().as_bytes());
-        lit(out, b"\",\"interface\":\"");
-        lit(out, self.iface(r.port).as_bytes());
-        lit(out, b"\",\"internal\":");
+        lit(out, &self.port(r.port).head[r.kind as usize]);
         boolean(out, s.internal);
         lit(out, b",");
         if r.kind == RecordKind::End {
@@ -119,7 +194,10 @@ impl NetifyEncoder {
                 lit(out, b"\",\"other_port\":");
                 num(out, oport);
                 lit(out, b",\"other_type\":\"");
-                lit(out, other_type(&self.local, r.ip_version, oip).as_bytes());
+                lit(
+                    out,
+                    other_type_of(r.ip_version, oip, s.other_local).as_bytes(),
+                );
                 lit(out, b"\",\"first_seen_at\":");
                 num(out, r.first_ms);
                 lit(out, b",\"last_seen_at\":");
@@ -184,6 +262,19 @@ impl NetifyEncoder {
             }
         }
     }
+}
+
+/// `{"type":"KIND","interface":"NAME","internal":` for each `RecordKind`.
+fn heads(iface: &str) -> [Vec<u8>; 3] {
+    RecordKind::ALL.map(|k| {
+        let mut h = Vec::new();
+        lit(&mut h, b"{\"type\":\"");
+        lit(&mut h, k.name().as_bytes());
+        lit(&mut h, b"\",\"interface\":\"");
+        lit(&mut h, iface.as_bytes());
+        lit(&mut h, b"\",\"internal\":");
+        h
+    })
 }
 
 #[cfg(test)]
@@ -311,6 +402,74 @@ mod tests {
         let mut v = rec(RecordKind::End);
         v.vlan = 13;
         assert_ne!(a, d(&v));
+    }
+
+    /// The hand-padded SHA-1 against the `Digest` API: one and two blocks (names up to the
+    /// two-block limit) and the fallback beyond it, IPv4 and IPv6.
+    #[test]
+    fn digest_matches_sha1_over_name_lengths() {
+        use sha1::Digest;
+        for v6 in [false, true] {
+            let mut r = rec(RecordKind::End);
+            if v6 {
+                r.ip_version = 6;
+                r.init_ip = [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7];
+                r.resp_ip = [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5];
+            }
+            for len in 0..150 {
+                let name: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+                let e = NetifyEncoder::new(LocalNets::default_nets(), vec![name.clone()]);
+                let mut out = Vec::new();
+                e.digest(&r, &mut out);
+                let mut t = [0; flowhash::TUPLE_MAX];
+                let n = flowhash::tuple(&r, &mut t);
+                let mut h = sha1::Sha1::new();
+                h.update(&t[..n]);
+                h.update(name.as_bytes());
+                let want: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+                assert_eq!(out, want.as_bytes(), "v6 {v6}, name length {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn other_type_follows_the_other_side() {
+        let other = |init: [u8; 4], resp: [u8; 4]| {
+            let mut r = rec(RecordKind::Start);
+            r.init_ip[..4].copy_from_slice(&init);
+            r.resp_ip[..4].copy_from_slice(&resp);
+            let v = json(&r);
+            (v["internal"].clone(), v["flow"]["other_type"].clone())
+        };
+        assert_eq!(
+            other([10, 0, 0, 1], [10, 0, 0, 2]),
+            (true.into(), "local".into())
+        );
+        assert_eq!(
+            other([10, 0, 0, 1], [8, 8, 8, 8]),
+            (false.into(), "remote".into())
+        );
+        assert_eq!(
+            other([8, 8, 8, 8], [10, 0, 0, 1]),
+            (false.into(), "remote".into())
+        );
+        assert_eq!(
+            other([8, 8, 8, 8], [224, 0, 0, 1]),
+            (false.into(), "multicast".into())
+        );
+        assert_eq!(
+            other([10, 0, 0, 1], [255; 4]),
+            (false.into(), "broadcast".into())
+        );
+    }
+
+    #[test]
+    fn unknown_port_is_named_unknown() {
+        let mut r = rec(RecordKind::Stats);
+        r.port = 3;
+        let v = json(&r);
+        assert_eq!(v["interface"], "unknown");
+        assert_eq!(v["type"], "flow_stats");
     }
 
     #[test]

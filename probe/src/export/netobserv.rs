@@ -53,7 +53,7 @@
 //!   (the same taxonomy as Netify's `flow_purge.reason`).
 
 use super::flowhash::{self, Fnv1a};
-use super::json::{hex_into, ip, lit, mac, num, str_lit};
+use super::json::{hex_into, ip_text, lit, mac_text, num, str_lit, Text};
 use super::localnet::{bytes, parse_cidr, prefix, prefix_match, LocalNets, Prefix};
 use crate::flow::{FlowRecord, RecordKind};
 
@@ -112,7 +112,8 @@ pub const ADDED_FIELDS: [&str; 7] = [
 /// `--subnet-label CIDR=NAME` prefixes; the longest matching prefix names an address.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SubnetLabels {
-    nets: Vec<(Prefix, u8, String)>,
+    /// Prefix, its length, the name and the name as a JSON string (escaped once, not per line).
+    nets: Vec<(Prefix, u8, String, Vec<u8>)>,
 }
 
 impl SubnetLabels {
@@ -129,7 +130,9 @@ impl SubnetLabels {
             }
             let (addr, len) = parse_cidr(cidr)?;
             let (v, b) = bytes(addr);
-            nets.push((prefix(v, &b, len), len, name.to_string()));
+            let mut json = Vec::new();
+            str_lit(&mut json, name);
+            nets.push((prefix(v, &b, len), len, name.to_string(), json));
         }
         // Longest prefix first: the first match is the most specific.
         nets.sort_by_key(|n| std::cmp::Reverse(n.1));
@@ -141,11 +144,17 @@ impl SubnetLabels {
     }
 
     pub fn label(&self, version: u8, a: &[u8; 16]) -> Option<&str> {
+        self.find(version, a).map(|n| n.2.as_str())
+    }
+
+    /// The label as a quoted JSON string.
+    fn label_json(&self, version: u8, a: &[u8; 16]) -> Option<&[u8]> {
+        self.find(version, a).map(|n| n.3.as_slice())
+    }
+
+    fn find(&self, version: u8, a: &[u8; 16]) -> Option<&(Prefix, u8, String, Vec<u8>)> {
         let a = u128::from_be_bytes(*a);
-        self.nets
-            .iter()
-            .find(|n| prefix_match(&n.0, version, a))
-            .map(|n| n.2.as_str())
+        self.nets.iter().find(|n| prefix_match(&n.0, version, a))
     }
 }
 
@@ -188,9 +197,14 @@ pub struct NetObservEncoder {
 /// What every line of one record shares, computed once per record.
 struct PerRecord<'a> {
     hash: [u8; 16],
+    /// Initiator, responder: address text (each appears in every line of the record).
+    addr: [Text<48>; 2],
+    /// `dir[0]`, `dir[1]` source MACs as text.
+    mac: [[u8; 17]; 2],
     /// Initiator, responder.
     local: [bool; 2],
-    label: [Option<&'a str>; 2],
+    /// Subnet labels as JSON strings.
+    label: [Option<&'a [u8]>; 2],
 }
 
 fn iface_json(name: &str) -> Vec<u8> {
@@ -243,9 +257,11 @@ impl NetObservEncoder {
         let mut hash = [0u8; 16];
         hex_into(&mut hash, &Self::hash_id(r).to_be_bytes());
         let labelled = !self.labels.is_empty();
-        let label = |a: &[u8; 16]| labelled.then(|| self.labels.label(v, a)).flatten();
+        let label = |a: &[u8; 16]| labelled.then(|| self.labels.label_json(v, a)).flatten();
         let p = PerRecord {
             hash,
+            addr: [ip_text(v, &r.init_ip), ip_text(v, &r.resp_ip)],
+            mac: [mac_text(&r.dir[0].mac), mac_text(&r.dir[1].mac)],
             local: [
                 self.local.contains(v, &r.init_ip),
                 self.local.contains(v, &r.resp_ip),
@@ -275,12 +291,11 @@ impl NetObservEncoder {
         out: &mut Vec<u8>,
     ) {
         let s = dir.unwrap_or(0);
-        let (src_ip, src_port, dst_ip, dst_port) = if s == 0 {
-            (&r.init_ip, r.init_port, &r.resp_ip, r.resp_port)
+        let (src_port, dst_port) = if s == 0 {
+            (r.init_port, r.resp_port)
         } else {
-            (&r.resp_ip, r.resp_port, &r.init_ip, r.init_port)
+            (r.resp_port, r.init_port)
         };
-        let v = r.ip_version;
         let rtype = match (dir, r.kind) {
             (Some(_), _) => "flowLog",
             (None, RecordKind::Start) => "newConnection",
@@ -322,13 +337,13 @@ impl NetObservEncoder {
             num(out, r.dir[1].ip_bytes);
         }
         out.extend_from_slice(b",\"SrcAddr\":\"");
-        ip(out, v, src_ip);
+        p.addr[s].flush(out);
         out.extend_from_slice(b"\",\"DstAddr\":\"");
-        ip(out, v, dst_ip);
+        p.addr[1 - s].flush(out);
         out.extend_from_slice(b"\",\"SrcMac\":\"");
-        mac(out, &r.dir[s].mac);
+        lit(out, &p.mac[s]);
         out.extend_from_slice(b"\",\"DstMac\":\"");
-        mac(out, &r.dir[1 - s].mac);
+        lit(out, &p.mac[1 - s]);
         out.push(b'"');
         if matches!(r.proto, 6 | 17 | 132) {
             lit(out, b",\"SrcPort\":");
@@ -380,11 +395,11 @@ impl NetObservEncoder {
         }
         if let Some(l) = p.label[s] {
             out.extend_from_slice(b",\"SrcSubnetLabel\":");
-            str_lit(out, l);
+            lit(out, l);
         }
         if let Some(l) = p.label[1 - s] {
             out.extend_from_slice(b",\"DstSubnetLabel\":");
-            str_lit(out, l);
+            lit(out, l);
         }
         if dir.is_none() && r.kind == RecordKind::End {
             lit(out, b",\"EndReason\":\"");
@@ -607,6 +622,19 @@ mod tests {
         let mut seg = rec(RecordKind::Start);
         seg.segment = 1;
         assert_ne!(a, NetObservEncoder::hash_id(&seg));
+    }
+
+    #[test]
+    fn subnet_labels_are_escaped() {
+        let e = NetObservEncoder::new(
+            LocalNets::default_nets(),
+            SubnetLabels::parse(&["10.0.0.0/8=a\"b\\c\u{1}d"]).unwrap(),
+            vec!["pcap0".into()],
+        );
+        let mut out = Vec::new();
+        e.encode(&rec(RecordKind::Start), 1, &mut out);
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["SrcSubnetLabel"], "a\"b\\c\u{1}d");
     }
 
     #[test]

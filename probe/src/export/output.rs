@@ -41,8 +41,10 @@ impl Batch {
 /// the two endpoints in canonical order. The same for every record of the flow, both directions,
 /// and every probe that sees it.
 pub fn flow_key(r: &FlowRecord) -> u64 {
+    let mut t = [0; flowhash::TUPLE_MAX];
+    let n = flowhash::tuple(r, &mut t);
     let mut h = Fnv1a::new();
-    flowhash::tuple(r, |b| h.update(b));
+    h.update(&t[..n]);
     h.finish()
 }
 
