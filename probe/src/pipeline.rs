@@ -468,12 +468,14 @@ mod tests {
             ..Default::default()
         })
         .collect();
-        let run = |burst: bool| {
+        // A small table takes each packet straight through; a big one the prefetching passes.
+        let run = |burst: bool, capacity: u32| {
             let mut p = Pipeline::new(
-                ShardConfig::new(64, 1_000_000_000, 10_000_000),
+                ShardConfig::new(capacity, 1_000_000_000, 10_000_000),
                 LinkType::Ethernet,
                 Vec::new(),
             );
+            assert_eq!(p.shard.wants_prefetch(), capacity > 1000);
             for c in frames.chunks(32) {
                 if burst {
                     let pk: Vec<(&[u8], u32, u64)> = c
@@ -491,9 +493,11 @@ mod tests {
             p.finish(EndReason::Shutdown);
             p.batch.out
         };
-        let a = run(false);
-        assert!(a.len() > 100, "evictions, expiry and stats produce records");
-        assert_eq!(a, run(true));
+        for capacity in [64, 8192] {
+            let a = run(false, capacity);
+            assert!(a.len() > 100, "evictions, expiry and stats produce records");
+            assert_eq!(a, run(true, capacity), "capacity {capacity}");
+        }
     }
 
     fn frag_meta(sp: u16, id: u32, offset: u16, more: bool) -> PacketMeta {
