@@ -3,7 +3,8 @@
 //! ring, drained by an exporter thread that encodes Netify JSON), (3) the `flowscope` crate's
 //! tracker. Reports Mpps, ns and cycles per packet and the ratios 2/1 and 2/3 at several
 //! concurrent-flow counts, bytes per flow, peak RSS, allocations in the steady state, and
-//! two-worker scaling.
+//! two-worker scaling (at `--scale-flows` sizes: by default the smallest row, eviction-bound at
+//! 10k, and the largest up to 1M).
 //!
 //! Packets are pre-built from the project's trace generator (realistic mix, handshakes, teardown,
 //! DNS, ICMP, IPv6, VLAN, Zipf popularity) into an in-memory arena of 128-byte slots (the headers;
@@ -17,7 +18,7 @@
 //! (arena, table, flowscope's tracker and the exporter included).
 //!
 //! Run: `cargo bench -p flowprobe-bench --bench throughput -- [--flows 10000,1000000,10000000]
-//! [--seconds 3] [--rounds 3] [--json PATH]`. Each figure is the median of `--rounds` rounds in
+//! [--seconds 3] [--rounds 3] [--scale-flows 10000,1000000] [--json PATH]`. Each figure is the median of `--rounds` rounds in
 //! which every measurement runs once, in turn.
 
 use flowprobe::dpdk::ring::{self, Consumer, Producer};
@@ -402,6 +403,44 @@ fn profile(flows: u32) {
     );
 }
 
+/// Two workers against one, `flows` split over the two (medians of `rounds`): one worker pinned
+/// like one of the two, on the same arena size, with its exporter thread and alone (the
+/// exporters' encoding shares the two CPUs with the workers).
+fn scale(scale_flows: u32, secs: f64, rounds: usize) -> serde_json::Value {
+    let (mut ones, mut one_alones, mut twos, mut two_alones) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..rounds {
+        let (with, alone) = std::thread::spawn(move || {
+            let core = core_affinity::get_core_ids().and_then(|c| c.first().copied());
+            let a = Arena::build(scale_flows / 2, 1_000_000, 100);
+            let with = probe(&a, scale_flows / 2, secs, false, core).mpps;
+            (with, probe_alone(&a, scale_flows / 2, secs))
+        })
+        .join()
+        .unwrap_or((0.0, 0.0));
+        ones.push(with);
+        one_alones.push(alone);
+        twos.push(two_workers(scale_flows, 2_000_000, secs, true));
+        two_alones.push(two_workers(scale_flows, 2_000_000, secs, false));
+    }
+    let rounds_json = json!({
+        "one_worker_mpps": ones, "two_workers_mpps": twos,
+        "one_pipeline_alone_mpps": one_alones, "two_pipelines_alone_mpps": two_alones,
+    });
+    let (one, one_alone) = (median(&ones), median(&one_alones));
+    let (two, two_alone) = (median(&twos), median(&two_alones));
+    println!(
+        "two workers, {scale_flows} flows: {two:.2} Mpps vs one {one:.2} Mpps = {:.2}x (each with its exporter); pipelines alone: {two_alone:.2} vs {one_alone:.2} = {:.2}x",
+        two / one,
+        two_alone / one_alone
+    );
+    json!({
+        "flows": scale_flows, "one_worker_mpps": one, "two_workers_mpps": two, "ratio": two / one,
+        "one_pipeline_alone_mpps": one_alone, "two_pipelines_alone_mpps": two_alone,
+        "ratio_alone": two_alone / one_alone,
+        "rounds": rounds_json
+    })
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--profile") {
         let f = arg("--flows")
@@ -504,45 +543,29 @@ fn main() {
         rows.push(row);
         drop(a);
     }
-    let scale_flows = flows.first().copied().unwrap_or(10_000);
-    // One worker pinned like one of the two below, on the same arena size; with its exporter
-    // thread and alone (the exporters' encoding shares the two CPUs with the workers).
-    let (mut ones, mut one_alones, mut twos, mut two_alones) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..rounds {
-        let (with, alone) = std::thread::spawn(move || {
-            let core = core_affinity::get_core_ids().and_then(|c| c.first().copied());
-            let a = Arena::build(scale_flows / 2, 1_000_000, 100);
-            let with = probe(&a, scale_flows / 2, secs, false, core).mpps;
-            (with, probe_alone(&a, scale_flows / 2, secs))
-        })
-        .join()
-        .unwrap_or((0.0, 0.0));
-        ones.push(with);
-        one_alones.push(alone);
-        twos.push(two_workers(scale_flows, 2_000_000, secs, true));
-        two_alones.push(two_workers(scale_flows, 2_000_000, secs, false));
+    // Two-worker scaling at each `--scale-flows` size (default: the smallest and the largest
+    // row up to 1M, so an eviction-bound table, where records per packet and so the exporters'
+    // share of the CPUs peak, and a steady one).
+    let scale_sizes: Vec<u32> = arg("--scale-flows")
+        .map(|s| s.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_else(|| {
+            let mut v = vec![flows.first().copied().unwrap_or(10_000)];
+            if let Some(&big) = flows.iter().filter(|&&f| f <= 1_000_000).max() {
+                if big != v[0] {
+                    v.push(big);
+                }
+            }
+            v
+        });
+    let mut scaling = Vec::new();
+    for &scale_flows in &scale_sizes {
+        scaling.push(scale(scale_flows, secs, rounds));
     }
-    let rounds_json = json!({
-        "one_worker_mpps": ones, "two_workers_mpps": twos,
-        "one_pipeline_alone_mpps": one_alones, "two_pipelines_alone_mpps": two_alones,
-    });
-    let (one, one_alone) = (median(&ones), median(&one_alones));
-    let (two, two_alone) = (median(&twos), median(&two_alones));
-    println!(
-        "two workers: {two:.2} Mpps vs one {one:.2} Mpps = {:.2}x (each with its exporter); pipelines alone: {two_alone:.2} vs {one_alone:.2} = {:.2}x",
-        two / one,
-        two_alone / one_alone
-    );
     let out = json!({
         "tsc_hz": hz,
         "seconds_per_measurement": secs,
         "rows": rows,
-        "scaling": {
-            "flows": scale_flows, "one_worker_mpps": one, "two_workers_mpps": two, "ratio": two / one,
-            "one_pipeline_alone_mpps": one_alone, "two_pipelines_alone_mpps": two_alone,
-            "ratio_alone": two_alone / one_alone,
-            "rounds": rounds_json
-        },
+        "scaling": scaling,
         "peak_rss_kb": peak_rss_kb(),
     });
     let path = arg("--json").unwrap_or_else(|| {
