@@ -245,9 +245,9 @@ impl<O: RecordOut> Pipeline<O> {
                 crate::prefetch::bytes(data, 128);
             }
             if !self.shard.wants_prefetch() {
-                // A cache-resident table: nothing to overlap, so each packet goes straight
-                // through (the passes below cost ~25 instructions a packet in stores and loads
-                // of their per-burst arrays).
+                // A table within a core's L2 (see `Shard::wants_prefetch`): no misses to
+                // overlap, so each packet goes straight through (the passes below cost ~25
+                // instructions a packet in stores and loads of their per-burst arrays).
                 let m = &mut metas[0];
                 for &(data, len, now) in chunk {
                     match parser.parse(data, m) {
