@@ -197,15 +197,23 @@ impl<O: RecordOut> Pipeline<O> {
     #[inline]
     pub fn packet(&mut self, data: &[u8], len: u32, now_ns: u64) {
         let mut m = PacketMeta::default();
-        match self.parse_into(data, &mut m) {
-            Ok(()) => self.meta(&m, len, now_ns),
-            Err(e) => self.unmatched_packet(e, len),
-        }
+        self.parse_and_update(self.parser(), data, &mut m, len, now_ns);
     }
 
-    #[inline]
-    fn parse_into(&self, data: &[u8], m: &mut PacketMeta) -> Result<(), ParseError> {
-        self.parser().parse(data, m)
+    /// Parse one packet into the slot `m` and account it (to a flow, or as unmatched).
+    #[inline(always)]
+    fn parse_and_update(
+        &mut self,
+        parser: Parser,
+        data: &[u8],
+        m: &mut PacketMeta,
+        len: u32,
+        now: u64,
+    ) {
+        match parser.parse(data, m) {
+            Ok(()) => self.meta(m, len, now),
+            Err(e) => self.unmatched_packet(e, len),
+        }
     }
 
     /// The parser settings, copied out so a burst's loop keeps them in registers (read through
@@ -248,12 +256,8 @@ impl<O: RecordOut> Pipeline<O> {
                 // A table within a core's L2 (see `Shard::wants_prefetch`): no misses to
                 // overlap, so each packet goes straight through (the passes below cost ~25
                 // instructions a packet in stores and loads of their per-burst arrays).
-                let m = &mut metas[0];
                 for &(data, len, now) in chunk {
-                    match parser.parse(data, m) {
-                        Ok(()) => self.meta(m, len, now),
-                        Err(e) => self.unmatched_packet(e, len),
-                    }
+                    self.parse_and_update(parser, data, &mut metas[0], len, now);
                 }
                 continue;
             }

@@ -5,22 +5,15 @@
 /// Hint that the cache line holding `p` is needed soon (into every level). Never faults.
 #[inline(always)]
 pub fn line<T>(p: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: PREFETCHT0 is a hint: it has no architectural effect and never faults, whatever the
-    // address; SSE is part of the x86_64 baseline.
-    unsafe {
-        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(p as *const T as *const i8);
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
+    at(p as *const T as usize);
 }
 
 /// Prefetch the line at address `a` (any address: a prefetch never faults).
 #[inline(always)]
 fn at(a: usize) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: PREFETCHT0 is a hint: no architectural effect, never faults, whatever the address.
+    // SAFETY: PREFETCHT0 is a hint: it has no architectural effect and never faults, whatever the
+    // address; SSE is part of the x86_64 baseline.
     unsafe {
         use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
         _mm_prefetch::<_MM_HINT_T0>(a as *const i8);
