@@ -317,11 +317,7 @@ fn transport(frame: &[u8], proto: u8, l4: usize, m: &mut PacketMeta) -> Option<R
         }
         ICMP | ICMPV6 => {
             let h = at::<2>(frame, l4)?;
-            let error = match proto {
-                ICMP => matches!(h[0], 3 | 4 | 5 | 11 | 12),
-                _ => matches!(h[0], 1..=4),
-            };
-            if error {
+            if l4::icmp_error(proto, h[0]) {
                 return None;
             }
             (m.icmp_type, m.icmp_code) = (h[0], h[1]);

@@ -76,11 +76,7 @@ pub(super) fn parse(
             let hdr: &[u8; 2] = view(frame, l4)?;
             meta.icmp_type = hdr[0];
             meta.icmp_code = hdr[1];
-            let error = match proto {
-                ICMP => matches!(hdr[0], 3 | 4 | 5 | 11 | 12),
-                _ => matches!(hdr[0], 1..=4),
-            };
-            if error {
+            if icmp_error(proto, hdr[0]) {
                 icmp_quote(frame, l4 + ICMP_HEADER_LEN, proto == ICMP, meta);
             }
             l4
@@ -89,6 +85,16 @@ pub(super) fn parse(
     };
     meta.payload_offset = payload as u16;
     Ok(())
+}
+
+/// ICMP (`proto` 1) types 3, 4, 5, 11, 12 and ICMPv6 types 1-4: errors, which quote the header
+/// of the packet that caused them.
+#[inline(always)]
+pub(super) fn icmp_error(proto: u8, icmp_type: u8) -> bool {
+    match proto {
+        ICMP => matches!(icmp_type, 3 | 4 | 5 | 11 | 12),
+        _ => matches!(icmp_type, 1..=4),
+    }
 }
 
 /// A non-first fragment: the protocol is known, the transport header is in another fragment.

@@ -131,6 +131,52 @@ pub struct PacketMeta {
     pub tcp_wscale: Option<u8>,
 }
 
+/// Every field non-zero: what a reused slot may hold before a parse. The unit tests and the
+/// fuzz target check that parsing into it gives exactly a fresh parse's result.
+#[doc(hidden)]
+pub const DIRTY_SLOT: PacketMeta = PacketMeta {
+    src_mac: [0xee; 6],
+    dst_mac: [0xee; 6],
+    vlan: 0xfff,
+    ip_version: 9,
+    src_ip: [0xee; 16],
+    dst_ip: [0xee; 16],
+    proto: 0xee,
+    src_port: 0xeeee,
+    dst_port: 0xeeee,
+    tcp_flags: 0xee,
+    tcp_seq: 0xeeee_eeee,
+    tcp_ack: 0xeeee_eeee,
+    tcp_window: 0xeeee,
+    icmp_type: 0xee,
+    icmp_code: 0xee,
+    ttl: 0xee,
+    dscp: 0xee,
+    ip_len: 0xeeee,
+    l3_offset: 0xeeee,
+    l4_offset: 0xeeee,
+    payload_offset: 0xeeee,
+    first_fragment: true,
+    ip_id: 0xeeee_eeee,
+    frag_offset: 0xeeee,
+    more_fragments: true,
+    tcp_mss: 0xeeee,
+    tcp_wscale: Some(0xee),
+    dns: true,
+    dns_id: 0xeeee,
+    dns_flags: 0xeeee,
+    tunnel: Tunnel::Tzsp,
+    tunnel_id: 0xeeee_eeee,
+    outer_ip_version: 0xee,
+    outer_src_ip: [0xee; 16],
+    outer_dst_ip: [0xee; 16],
+    icmp_inner_proto: 0xee,
+    icmp_inner_src_ip: [0xee; 16],
+    icmp_inner_dst_ip: [0xee; 16],
+    icmp_inner_src_port: 0xeeee,
+    icmp_inner_dst_port: 0xeeee,
+};
+
 /// Encapsulations the parser unwraps to key on the inner flow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[repr(u8)]
@@ -945,49 +991,7 @@ mod tests {
     #[test]
     fn reused_slot_keeps_nothing_of_the_previous_packet() {
         let frames = assorted_frames();
-        // Every field non-zero.
-        let garbage = PacketMeta {
-            src_mac: [0xee; 6],
-            dst_mac: [0xee; 6],
-            vlan: 0xfff,
-            ip_version: 9,
-            src_ip: [0xee; 16],
-            dst_ip: [0xee; 16],
-            proto: 0xee,
-            src_port: 0xeeee,
-            dst_port: 0xeeee,
-            tcp_flags: 0xee,
-            tcp_seq: 0xeeee_eeee,
-            tcp_ack: 0xeeee_eeee,
-            tcp_window: 0xeeee,
-            icmp_type: 0xee,
-            icmp_code: 0xee,
-            ttl: 0xee,
-            dscp: 0xee,
-            ip_len: 0xeeee,
-            l3_offset: 0xeeee,
-            l4_offset: 0xeeee,
-            payload_offset: 0xeeee,
-            first_fragment: true,
-            ip_id: 0xeeee_eeee,
-            frag_offset: 0xeeee,
-            more_fragments: true,
-            tcp_mss: 0xeeee,
-            tcp_wscale: Some(0xee),
-            dns: true,
-            dns_id: 0xeeee,
-            dns_flags: 0xeeee,
-            tunnel: Tunnel::Tzsp,
-            tunnel_id: 0xeeee_eeee,
-            outer_ip_version: 0xee,
-            outer_src_ip: [0xee; 16],
-            outer_dst_ip: [0xee; 16],
-            icmp_inner_proto: 0xee,
-            icmp_inner_src_ip: [0xee; 16],
-            icmp_inner_dst_ip: [0xee; 16],
-            icmp_inner_src_port: 0xeeee,
-            icmp_inner_dst_port: 0xeeee,
-        };
+        let garbage = DIRTY_SLOT;
         let fresh: Vec<[Result<PacketMeta, ParseError>; 2]> = frames
             .iter()
             .map(|f| [parse_frame(1, f, false), parse_frame(1, f, true)])
