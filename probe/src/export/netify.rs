@@ -21,9 +21,8 @@ use crate::flow::{FlowRecord, RecordKind};
 
 pub struct NetifyEncoder {
     local: LocalNets,
-    /// Interface names by port id (`interface` field and part of the digest).
-    ifaces: Vec<String>,
-    /// What each port's name contributes to a record, by port id.
+    /// Each port's interface name (`interface` field and part of the digest) and what it
+    /// contributes to a record, by port id.
     ports: Vec<Port>,
     /// The same for ports without a name.
     unknown: Port,
@@ -31,6 +30,7 @@ pub struct NetifyEncoder {
 
 /// What an interface name contributes to every record, rendered once.
 struct Port {
+    name: String,
     /// Per `RecordKind`: the line's constant start, up to `"internal":`.
     head: [Vec<u8>; 3],
     /// The digest's SHA-1 message with the tuple left out, for an IPv4 then an IPv6 tuple: the
@@ -57,6 +57,7 @@ impl Port {
             Some((m, blocks))
         });
         Port {
+            name: iface.to_owned(),
             head: heads(iface),
             msg,
         }
@@ -76,7 +77,6 @@ impl NetifyEncoder {
         NetifyEncoder {
             local,
             ports: ifaces.iter().map(|n| Port::new(n)).collect(),
-            ifaces,
             unknown: Port::new("unknown"),
         }
     }
@@ -84,18 +84,10 @@ impl NetifyEncoder {
     /// Interface names become known once the ports are started, after the outputs are opened.
     pub fn set_ifaces(&mut self, ifaces: Vec<String>) {
         self.ports = ifaces.iter().map(|n| Port::new(n)).collect();
-        self.ifaces = ifaces;
     }
 
     fn port(&self, port: u16) -> &Port {
         self.ports.get(port as usize).unwrap_or(&self.unknown)
-    }
-
-    fn iface(&self, port: u16) -> &str {
-        self.ifaces
-            .get(port as usize)
-            .map(String::as_str)
-            .unwrap_or("unknown")
     }
 
     fn sides(&self, r: &FlowRecord) -> Sides {
@@ -121,7 +113,7 @@ impl NetifyEncoder {
             let n = flowhash::tuple(r, &mut t);
             let mut h = sha1::Sha1::new();
             h.update(&t[..n]);
-            h.update(self.iface(r.port).as_bytes());
+            h.update(self.port(r.port).name.as_bytes());
             return hex(out, h.finalize().as_ref());
         };
         let mut m = *msg;
