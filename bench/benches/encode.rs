@@ -1,33 +1,11 @@
 //! Record encoding cost: Netify JSON line and NetObserv lines (flowLogs + conversation record).
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use flowprobe::export::{LocalNets, NetObservEncoder, NetifyEncoder, SubnetLabels};
-use flowprobe::flow::{DirCounters, FlowRecord, RecordKind};
+use flowprobe::flow::RecordKind;
+use flowprobe_bench::{encoders, sample_record};
 
 fn encode(c: &mut Criterion) {
-    let enc = NetifyEncoder::new(LocalNets::default_nets(), vec!["pcap0".into()]);
-    let nob = NetObservEncoder::new(
-        LocalNets::default_nets(),
-        SubnetLabels::parse(&["10.0.0.0/8=corp"]).unwrap(),
-        vec!["pcap0".into()],
-    );
-    let mut r = FlowRecord {
-        kind: RecordKind::End,
-        ip_version: 4,
-        proto: 6,
-        init_port: 40000,
-        resp_port: 443,
-        ..Default::default()
-    };
-    r.init_ip[..4].copy_from_slice(&[10, 0, 0, 1]);
-    r.resp_ip[..4].copy_from_slice(&[198, 51, 100, 1]);
-    let d = DirCounters {
-        packets: 10,
-        bytes: 5000,
-        delta_packets: 4,
-        delta_bytes: 2000,
-        ..Default::default()
-    };
-    r.dir = [d, d];
+    let (enc, nob) = encoders();
+    let r = sample_record(RecordKind::End, false);
     let mut out = Vec::with_capacity(1 << 20);
     let mut g = c.benchmark_group("encode");
     g.throughput(Throughput::Elements(1));
