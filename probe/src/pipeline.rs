@@ -60,8 +60,10 @@ impl RecordOut for Vec<FlowRecord> {
     }
 }
 
-/// Packets [`Pipeline::burst`] handles in one pass (its stack arrays' size).
+/// Packets [`Pipeline::burst`] handles in one pass (its stack arrays' size; at most 32, the
+/// bits of its per-burst masks).
 pub const BURST_MAX: usize = 32;
+const _: () = assert!(BURST_MAX <= 32);
 
 /// Records produced during a burst, handed to the ring in one call.
 pub const BATCH: usize = 64;
@@ -262,42 +264,41 @@ impl<O: RecordOut> Pipeline<O> {
                 continue;
             }
             let n = chunk.len().min(BURST_MAX);
+            // Parse and key each packet in one pass: the key and hash prefetch the table now
+            // and key the update later. Keyed (bit i): parsed and not a non-first fragment
+            // (those take their first fragment's ports in `meta`). An unkeyed packet's hash
+            // stays 0: prefetching for it is harmless and cheaper than testing for it.
             let mut res: [Result<(), ParseError>; BURST_MAX] = [Ok(()); BURST_MAX];
+            let mut keys = [FlowKey::default(); BURST_MAX];
+            let mut hashes = [0u64; BURST_MAX];
+            let (mut keyed, mut lo) = (0u32, 0u32);
             for i in 0..n {
                 res[i] = parser.parse(chunk[i].0, &mut metas[i]);
-            }
-            // Keys and hashes once per packet: they prefetch the table now and key the update
-            // later. Buckets first, then (once those arrived) the entries they point to.
-            // Keyed: parsed and not a non-first fragment (those take their first fragment's
-            // ports in `meta`).
-            let mut keys = [(FlowKey::default(), false, 0u64); BURST_MAX];
-            let mut keyed = [false; BURST_MAX];
-            for i in 0..n {
                 if res[i].is_ok() && metas[i].frag_offset == 0 {
-                    let (key, lo) = FlowKey::from_meta(&metas[i]);
-                    keys[i] = (key, lo, key.hash64());
-                    keyed[i] = true;
+                    let (key, l) = FlowKey::from_meta(&metas[i]);
+                    hashes[i] = key.hash64();
+                    keys[i] = key;
+                    keyed |= 1 << i;
+                    lo |= u32::from(l) << i;
                 }
             }
-            for i in 0..n {
-                if keyed[i] {
-                    self.shard.prefetch_bucket(keys[i].2);
-                }
+            // Buckets first, then (once those arrived) the entries they point to.
+            for &h in &hashes[..n] {
+                self.shard.prefetch_bucket(h);
             }
-            for i in 0..n {
-                if keyed[i] {
-                    self.shard.prefetch_entry(keys[i].2);
-                }
+            for &h in &hashes[..n] {
+                self.shard.prefetch_entry(h);
             }
             for i in 0..n {
                 let (_, len, now) = chunk[i];
-                match res[i] {
-                    Ok(()) if keyed[i] => {
-                        let (ref key, lo, h) = keys[i];
-                        self.meta_keyed(&metas[i], key, lo, h, len, now);
+                if keyed >> i & 1 != 0 {
+                    let l = lo >> i & 1 != 0;
+                    self.meta_keyed(&metas[i], &keys[i], l, hashes[i], len, now);
+                } else {
+                    match res[i] {
+                        Ok(()) => self.meta(&metas[i], len, now),
+                        Err(e) => self.unmatched_packet(e, len),
                     }
-                    Ok(()) => self.meta(&metas[i], len, now),
-                    Err(e) => self.unmatched_packet(e, len),
                 }
             }
         }

@@ -281,6 +281,14 @@ pub struct ShardStats {
 }
 
 impl ShardStats {
+    fn count_created(&mut self, class: u8) {
+        self.flows_created += 1;
+        self.flows_created_by_l4[match class {
+            c if c == Class::Tcp as u8 || c == Class::TcpClosed as u8 => 0,
+            c if c == Class::Udp as u8 => 1,
+            _ => 2,
+        }] += 1;
+    }
     pub fn ended(&self, r: EndReason) -> u64 {
         self.flows_ended[r as usize]
     }
@@ -904,12 +912,7 @@ impl Shard {
     }
 
     fn count_created(&mut self, class: u8) {
-        self.stats.flows_created += 1;
-        self.stats.flows_created_by_l4[match class {
-            c if c == Class::Tcp as u8 || c == Class::TcpClosed as u8 => 0,
-            c if c == Class::Udp as u8 => 1,
-            _ => 2,
-        }] += 1;
+        self.stats.count_created(class);
     }
 
     #[inline(always)]
@@ -922,45 +925,42 @@ impl Shard {
         now: u64,
         sink: &mut S,
     ) {
+        let now_ms = now / MS;
+        let mut f = &mut self.flows[slot as usize];
+        let d = usize::from(src_is_lo != f.init_is_lo());
         {
             // Offsets or a packet counter about to overflow: split the segment first (rare).
-            let f = &self.flows[slot as usize];
-            let d = usize::from(src_is_lo != f.init_is_lo());
             let ds = &f.dir[d];
-            if (now / MS).saturating_sub(f.base_ms) >= MAX_OFF_MS
+            if now_ms.saturating_sub(f.base_ms) >= MAX_OFF_MS
                 || ds.packets == u32::MAX
                 || ds.bytes() + frame_len as u64 > LOW48
             {
                 self.split(slot, now, sink);
+                f = &mut self.flows[slot as usize];
             }
         }
-        let f = &mut self.flows[slot as usize];
-        if f.has(UNCOUNTED) {
-            f.bits &= !UNCOUNTED;
-            let c = f.class();
-            self.count_created(c);
-        }
-        let f = &mut self.flows[slot as usize];
-        let d = usize::from(src_is_lo != f.init_is_lo());
-        let t = f.off(now);
-        if !f.has(SETTLED) {
-            f.detection_packets += 1;
-            if d == 1 || f.detection_packets >= DETECTION_LIMIT {
-                f.bits |= SETTLED;
-            }
+        // Below MAX_OFF_MS now (a flow that reached it was just rebased).
+        let t = now_ms.saturating_sub(f.base_ms) as u32;
+        // One test for both rare flow states: a continuation segment's first packet, and
+        // detection still counting packets.
+        if f.bits & (UNCOUNTED | SETTLED) != SETTLED {
+            Self::flow_state(f, d, &mut self.stats);
         }
         let ds = &mut f.dir[d];
-        if !ds.seen() {
-            ds.or_hi16(DIR_SEEN);
-            f.meta[d].mac = m.src_mac;
-            f.meta[d].dscp = m.dscp & 0x3f;
-        }
-        if ds.packets == 0 {
-            f.meta[d].first = t;
-            ds.set_ttl(m.ttl, m.ttl);
-        }
+        // One test on the common path: the first packet of a direction is also its first of the
+        // segment and of the report interval (`rep_packets <= packets`, and the seen bit outlives
+        // a segment split while `packets` restarts at 0).
         if ds.packets == ds.rep_packets {
             f.meta[d].int_first = t;
+            if ds.packets == 0 {
+                f.meta[d].first = t;
+                ds.set_ttl(m.ttl, m.ttl);
+                if !ds.seen() {
+                    ds.or_hi16(DIR_SEEN);
+                    f.meta[d].mac = m.src_mac;
+                    f.meta[d].dscp = m.dscp & 0x3f;
+                }
+            }
         }
         ds.packets += 1;
         // 48-bit sums cannot carry into the high fields: a segment near the limit was split.
@@ -984,6 +984,23 @@ impl Shard {
             if self.cfg.active_timeout_ns > 0 {
                 // A closed flow only lingers: it must not be split any more.
                 self.unlink_act(slot);
+            }
+        }
+    }
+
+    /// [`Shard::account`]'s rare flow states: the first packet of a continuation segment is
+    /// counted as a created flow; detection counts packets until a reply or `DETECTION_LIMIT`.
+    #[cold]
+    #[inline(never)]
+    fn flow_state(f: &mut Flow, d: usize, stats: &mut ShardStats) {
+        if f.has(UNCOUNTED) {
+            f.bits &= !UNCOUNTED;
+            stats.count_created(f.class());
+        }
+        if !f.has(SETTLED) {
+            f.detection_packets += 1;
+            if d == 1 || f.detection_packets >= DETECTION_LIMIT {
+                f.bits |= SETTLED;
             }
         }
     }
@@ -1247,7 +1264,7 @@ impl Shard {
         f.seg_start = f.off(now);
         f.segment = f.segment.saturating_add(1);
         f.bits |= UNCOUNTED;
-        if f.key.proto == 6 {
+        if f.key.proto() == 6 {
             f.l4a = 0;
             f.l4b = 0;
             f.resets = 0;
@@ -1284,9 +1301,9 @@ impl Shard {
         let base = f.base_ms;
         let k = &f.key;
         let (init_ip, init_port, resp_ip, resp_port) = if f.bits & INIT_IS_LO != 0 {
-            (k.lo_ip, k.lo_port, k.hi_ip, k.hi_port)
+            (k.lo_ip(), k.lo_port(), k.hi_ip(), k.hi_port())
         } else {
-            (k.hi_ip, k.hi_port, k.lo_ip, k.lo_port)
+            (k.hi_ip(), k.hi_port(), k.lo_ip(), k.lo_port())
         };
         let last = f.last();
         let mut first = last;
@@ -1333,7 +1350,7 @@ impl Shard {
                 ds.set_rep_bytes(ds.bytes());
             }
         }
-        let tcp = k.proto == 6;
+        let tcp = k.proto() == 6;
         let dns_seen = f.bits & DNS_SEEN != 0;
 
         let state = TcpState::from_u8(f.tcp & TCP_STATE_MASK);
@@ -1342,10 +1359,10 @@ impl Shard {
             kind,
             reason,
             worker: cfg_worker,
-            ip_version: k.ip_version,
-            proto: k.proto,
+            ip_version: k.ip_version(),
+            proto: k.proto(),
             port,
-            vlan: k.vlan,
+            vlan: k.vlan(),
             init_ip,
             resp_ip,
             init_port,
