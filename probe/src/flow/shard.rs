@@ -671,9 +671,7 @@ impl Shard {
                     && self.flows[s as usize].closed()
                     && !self.cfg.compat_ndpi) =>
             {
-                // A packet since the flow was filed (a new flow is filed with its first).
-                self.flows[s as usize].class |= TOUCHED;
-                self.account(s, m, src_is_lo, frame_len, now, sink);
+                self.account::<S, true>(s, m, src_is_lo, frame_len, now, sink);
             }
             found => self.update_new(found.ok(), m, key, src_is_lo, h, frame_len, now, sink),
         }
@@ -701,7 +699,7 @@ impl Shard {
             self.end(s, EndReason::Closed, sink);
         }
         let slot = self.create(*key, h, m, src_is_lo, now, sink);
-        self.account(slot, m, src_is_lo, frame_len, now, sink);
+        self.account::<S, false>(slot, m, src_is_lo, frame_len, now, sink);
         // Announce a new flow with its first packet's metadata.
         sink.emit_with(|r| self.record(slot, RecordKind::Start, EndReason::None, r));
         self.stats.records[RecordKind::Start as usize] += 1;
@@ -915,8 +913,10 @@ impl Shard {
         self.stats.count_created(class);
     }
 
+    /// Count a packet of flow `slot`. `TOUCH`: a packet of a flow already filed in the timer
+    /// wheel (a new flow is filed with its first).
     #[inline(always)]
-    fn account<S: RecordSink>(
+    fn account<S: RecordSink, const TOUCH: bool>(
         &mut self,
         slot: u32,
         m: &PacketMeta,
@@ -927,6 +927,9 @@ impl Shard {
     ) {
         let now_ms = now / MS;
         let mut f = &mut self.flows[slot as usize];
+        if TOUCH {
+            f.class |= TOUCHED;
+        }
         let d = usize::from(src_is_lo != f.init_is_lo());
         {
             // Offsets or a packet counter about to overflow: split the segment first (rare).
