@@ -2,7 +2,6 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_cycles.h>
-#include <rte_prefetch.h>
 #include <rte_ring_elem.h>
 #include "shim.h"
 
@@ -35,4 +34,3 @@ unsigned int shim_rte_ring_count(const struct rte_ring *r) { return rte_ring_cou
 
 unsigned int shim_rte_ring_free_count(const struct rte_ring *r) { return rte_ring_free_count(r); }
 
-void shim_rte_prefetch0(const volatile void *p) { rte_prefetch0(p); }

@@ -16,5 +16,4 @@ unsigned int shim_rte_ring_sp_enqueue_burst_elem(struct rte_ring *r, const void 
 unsigned int shim_rte_ring_sc_dequeue_burst_elem(struct rte_ring *r, void *obj_table, unsigned int esize, unsigned int n, unsigned int *available);
 unsigned int shim_rte_ring_count(const struct rte_ring *r);
 unsigned int shim_rte_ring_free_count(const struct rte_ring *r);
-void shim_rte_prefetch0(const volatile void *p);
 #endif

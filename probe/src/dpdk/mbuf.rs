@@ -100,20 +100,6 @@ impl<const N: usize> Burst<N> {
         }
     }
 
-    /// Prefetch the packet data of mbuf `i` into L1 (ahead of parsing it).
-    #[inline]
-    pub fn prefetch(&self, i: usize) {
-        if i < self.len {
-            // SAFETY: reading buf_addr/data_off of a valid mbuf; prefetch itself never faults.
-            unsafe {
-                let m = &*self.pkts[i];
-                dpdk_sys::shim_rte_prefetch0(
-                    (m.buf_addr as *const u8).add(m.data_off as usize) as *const _
-                );
-            }
-        }
-    }
-
     /// Return every mbuf of the burst to its pool in one call.
     #[inline]
     pub fn free(&mut self) {

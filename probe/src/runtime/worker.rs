@@ -341,11 +341,8 @@ pub fn run(mut a: WorkerArgs) -> i32 {
         pipe.batch.stamp = dpdk::rdtsc();
         let capture_clock = a.replay.is_some() && a.ts_field.is_some();
         let now = if capture_clock { 0 } else { a.clock.now() };
-        // Prefetch every packet's headers, then hand the burst to the pipeline, which parses
-        // all of it, warms the flow-table lines, and updates in order.
-        for i in 0..n {
-            burst.prefetch(i);
-        }
+        // Hand the burst to the pipeline, which prefetches every packet's headers, parses all
+        // of it, warms the flow-table lines, and updates in order.
         let mut pkts: [(&[u8], u32, u64); BURST] = [(&[], 0, 0); BURST];
         for (i, slot) in pkts.iter_mut().enumerate().take(n) {
             let ts = match (a.replay, a.ts_field) {
