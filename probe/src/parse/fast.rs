@@ -64,7 +64,7 @@ enum Next {
 fn finish(frame: &[u8], decap: bool, next: Next, m: &mut PacketMeta) -> Result<(), ParseError> {
     match next {
         Next::Done => Ok(()),
-        Next::Options(from, to) => syn_options(frame, from, to, m),
+        Next::Options(from, to) => syn_options(frame, decap, from, to, m),
         Next::V6Ext(kind, off) => v6_ext(cap(frame), decap, kind, off, m),
         Next::Tunnel => tunnel(cap(frame), m),
         Next::Tags(et) => tags(frame, decap, et, m),
@@ -375,11 +375,25 @@ fn linux_syn_options(opts: &[u8]) -> Option<(u16, Option<u8>)> {
         .then(|| (u16::from_be_bytes([o[2], o[3]]), Some(o[19])))
 }
 
-/// Any other SYN option layout: the layered parser's walk, out of line.
+/// Any other SYN option layout: the layered parser's walk, out of line. The options are always
+/// there (`transport` checked the header length); the general parser behind the test only
+/// keeps the result from being a constant, which would turn the tail call into a call (and
+/// cost the common path a stack adjustment).
 #[inline(never)]
-fn syn_options(frame: &[u8], from: usize, to: usize, m: &mut PacketMeta) -> Result<(), ParseError> {
-    (m.tcp_mss, m.tcp_wscale) = l4::tcp_options(&frame[from..to]);
-    Ok(())
+fn syn_options(
+    frame: &[u8],
+    decap: bool,
+    from: usize,
+    to: usize,
+    m: &mut PacketMeta,
+) -> Result<(), ParseError> {
+    match frame.get(from..to) {
+        Some(opts) => {
+            (m.tcp_mss, m.tcp_wscale) = l4::tcp_options(opts);
+            Ok(())
+        }
+        None => general(LINKTYPE_ETHERNET, cap(frame), decap, m),
+    }
 }
 
 /// A UDP packet to a tunnel port (in `m`, with `decap`): VXLAN or GTP-U around a packet `ip`
@@ -495,7 +509,7 @@ mod tests {
         }
         match next {
             Next::Done => true,
-            Next::Options(from, to) => syn_options(frame, from, to, m).is_ok(),
+            Next::Options(from, to) => syn_options(frame, decap, from, to, m).is_ok(),
             Next::Tunnel => inner(frame, m),
             Next::Tags(..) | Next::V6Ext(..) | Next::General => false,
         }
