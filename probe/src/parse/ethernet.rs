@@ -44,7 +44,7 @@ pub(super) fn tags(
     meta: &mut PacketMeta,
 ) -> Result<(u16, usize), ParseError> {
     let mut tags = 0;
-    while matches!(ethertype, TPID_8021Q | TPID_8021AD | TPID_QINQ_LEGACY) {
+    while is_tpid(ethertype) {
         if tags == MAX_VLAN_TAGS {
             return fail(ParseError::VlanDepth);
         }
@@ -58,6 +58,12 @@ pub(super) fn tags(
         tags += 1;
     }
     Ok((ethertype, off))
+}
+
+/// A VLAN tag follows.
+#[inline(always)]
+pub(super) fn is_tpid(ethertype: u16) -> bool {
+    matches!(ethertype, TPID_8021Q | TPID_8021AD | TPID_QINQ_LEGACY)
 }
 
 #[cfg(test)]

@@ -283,13 +283,18 @@ pub fn parse_frame_into(
     decap: bool,
     meta: &mut PacketMeta,
 ) -> Result<(), ParseError> {
-    // Headers are never this deep in a real frame; the cap keeps every offset within u16 (a
-    // header crossing it reads as truncated), and the payload beyond is never read anyway.
-    let frame = &frame[..frame.len().min(usize::from(u16::MAX))];
     if linktype == link::LINKTYPE_ETHERNET {
+        // Capped there only where it matters (see `fast::parse`).
         return fast::parse(frame, decap, meta);
     }
-    general(linktype, frame, decap, meta)
+    general(linktype, cap(frame), decap, meta)
+}
+
+/// Headers are never this deep in a real frame; the cap keeps every offset within u16 (a
+/// header crossing it reads as truncated), and the payload beyond is never read anyway.
+#[inline(always)]
+fn cap(frame: &[u8]) -> &[u8] {
+    &frame[..frame.len().min(usize::from(u16::MAX))]
 }
 
 /// The layered parser alone, without the fast path for common shapes: what the fast path is
@@ -300,9 +305,8 @@ pub fn parse_frame_reference(
     frame: &[u8],
     decap: bool,
 ) -> Result<PacketMeta, ParseError> {
-    let frame = &frame[..frame.len().min(usize::from(u16::MAX))];
     let mut meta = PacketMeta::default();
-    general(linktype, frame, decap, &mut meta).map(|()| meta)
+    general(linktype, cap(frame), decap, &mut meta).map(|()| meta)
 }
 
 /// Every link type and shape, layer by layer, from a reset `PacketMeta`.

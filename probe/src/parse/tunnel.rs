@@ -15,6 +15,14 @@ pub(super) const PORT_VXLAN: u16 = 4789;
 const PORT_GENEVE: u16 = 6081;
 const PORT_CAPWAP_DATA: u16 = 5247;
 const PORT_TZSP: u16 = 37008;
+/// Every port `udp_tunnel` tests, on either side.
+pub(super) const UDP_TUNNEL_PORTS: [u16; 5] = [
+    PORT_GTP_U,
+    PORT_VXLAN,
+    PORT_GENEVE,
+    PORT_CAPWAP_DATA,
+    PORT_TZSP,
+];
 
 /// The tunnels announced by UDP ports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
