@@ -212,7 +212,14 @@ impl<O: RecordOut> Pipeline<O> {
         len: u32,
         now: u64,
     ) {
-        match parser.parse(data, m) {
+        let r = parser.parse(data, m);
+        self.parsed(r, m, len, now);
+    }
+
+    /// Account a packet by its parse result `r` (`m` filled when `Ok`): to a flow, or as unmatched.
+    #[inline(always)]
+    fn parsed(&mut self, r: Result<(), ParseError>, m: &PacketMeta, len: u32, now: u64) {
+        match r {
             Ok(()) => self.meta(m, len, now),
             Err(e) => self.unmatched_packet(e, len),
         }
@@ -295,10 +302,7 @@ impl<O: RecordOut> Pipeline<O> {
                     let l = lo >> i & 1 != 0;
                     self.meta_keyed(&metas[i], &keys[i], l, hashes[i], len, now);
                 } else {
-                    match res[i] {
-                        Ok(()) => self.meta(&metas[i], len, now),
-                        Err(e) => self.unmatched_packet(e, len),
-                    }
+                    self.parsed(res[i], &metas[i], len, now);
                 }
             }
         }

@@ -18,7 +18,8 @@ pub struct FlowKey {
 }
 
 impl PartialEq for FlowKey {
-    /// All five words at once: one test and branch instead of one per field.
+    /// Word by word without short-circuiting between fields (on x86-64-v3 one 32-byte compare
+    /// for the addresses and one for the rest).
     #[inline(always)]
     fn eq(&self, o: &Self) -> bool {
         ((self.ip[0] ^ o.ip[0])
@@ -30,9 +31,9 @@ impl PartialEq for FlowKey {
     }
 }
 
+/// The words of an address read as a native `u128` (bytes 0..8 first, as stored).
 #[inline(always)]
-fn halves(ip: &[u8; 16]) -> (u64, u64) {
-    let v = u128::from_ne_bytes(*ip);
+fn halves(v: u128) -> (u64, u64) {
     if cfg!(target_endian = "little") {
         (v as u64, (v >> 64) as u64)
     } else {
@@ -61,8 +62,8 @@ impl FlowKey {
         let src_is_lo = (sa < da) | ((sa == da) & (m.src_port <= m.dst_port));
         let mask = u128::from(src_is_lo).wrapping_neg();
         let lo = da ^ ((sa ^ da) & mask);
-        let (l0, l1) = halves(&lo.to_ne_bytes());
-        let (h0, h1) = halves(&(lo ^ sa ^ da).to_ne_bytes());
+        let (l0, l1) = halves(lo);
+        let (h0, h1) = halves(lo ^ sa ^ da);
         // Ports as one word, swapped unless the sender is `lo`.
         let ports = m.src_port as u32 | (m.dst_port as u32) << 16;
         let ports = if src_is_lo {

@@ -905,12 +905,8 @@ impl Shard {
         if self.cfg.active_timeout_ns > 0 {
             self.push_head_act(slot);
         }
-        self.count_created(class as u8);
+        self.stats.count_created(class as u8);
         slot
-    }
-
-    fn count_created(&mut self, class: u8) {
-        self.stats.count_created(class);
     }
 
     /// Count a packet of flow `slot`. `TOUCH`: a packet of a flow already filed in the timer
