@@ -63,6 +63,26 @@ fn invalid_option_values() {
 }
 
 #[test]
+fn table_over_the_per_worker_limit_is_one_clear_error() {
+    // The flow index addresses 2^24 - 2 slots a worker: more is refused, not silently cut.
+    let dir = scratch("bigtable");
+    let cap = dir.join("a.pcap");
+    write_frames(&cap, &[(T0, udp("10.0.0.1", 1, "10.0.0.2", 2, 10))]);
+    let (code, err) = fail(&[
+        "--pcap",
+        cap.to_str().unwrap(),
+        "--no-huge",
+        "--max-flows",
+        "16777215",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        error_line(&err).contains("exceeds 16777214 flows per worker"),
+        "{err}"
+    );
+}
+
+#[test]
 fn unwritable_output_fails_fast() {
     let dir = scratch("badout");
     let cap = dir.join("a.pcap");

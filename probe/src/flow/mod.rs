@@ -2,6 +2,7 @@
 
 pub mod community_id;
 pub mod frag;
+pub mod index;
 pub mod key;
 pub mod record;
 pub mod shard;

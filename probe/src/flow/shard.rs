@@ -2,11 +2,12 @@
 //!
 //! Layout:
 //! - a slab of `Flow` entries (fixed capacity, free list), whose indexes never move;
-//! - an open-addressing index of 8-byte buckets (`tag:37 | slot+1:27`), linear probing, load ≤ 0.5,
-//!   backward-shift deletion (no tombstones, so lookups never degrade). Its size is a power of
-//!   two (the home bucket is the top bits of the hash): exactly 2 or 1.5 buckets per entry
-//!   (multiply-shift homes) saved 4-13 bytes a flow but cost 19 and 68 instructions a packet
-//!   in the harness's eviction-bound 10k row (a fuller index probes further);
+//! - an open-addressing index of 4-byte buckets (`tag:8 | slot+1:24`, [`super::index`]), linear
+//!   probing, load ≤ 0.5, backward-shift deletion (no tombstones, so lookups never degrade). Its
+//!   size is a power of two (the home bucket is the top bits of the hash): exactly 2 or 1.5
+//!   buckets per entry (multiply-shift homes) saved 4-13 bytes a flow (with 8-byte buckets) but
+//!   cost 19 and 68 instructions a packet in the harness's eviction-bound 10k row (a fuller
+//!   index probes further);
 //! - idle timers in a two-level timer wheel ([`super::wheel`]): a flow is filed under a lower bound
 //!   of its idle due time and only refiled when that comes, so a packet does no list work (the
 //!   LRU list this replaced moved the flow on every packet, touching three other entries);
@@ -29,7 +30,7 @@
 //! 48 bits per segment and direction; a segment whose counter would wrap is split the same way, so
 //! every record stays exact.
 //!
-//! Entry size: 216 bytes (+16 of index per flow at load 0.5, +8 of wheel link), checked by a
+//! Entry size: 216 bytes (+8 of index per flow at load 0.5, +8 of wheel link), checked by a
 //! test. Where it goes: key 40, two list links 16, id and time base 16, six u32 (segment start,
 //! next report, two RTTs, two protocol words shared by TCP sequence counters and DNS), two
 //! directions of 40 that a packet updates (48-bit byte counters sharing words with MSS, flags and
@@ -38,6 +39,7 @@
 //! before the per-packet half of a direction was split from the rest). The next big saving
 //! would be IPv4-sized keys (24 bytes), which needs IPv6 addresses out of line.
 
+use super::index::Index;
 use super::key::FlowKey;
 use super::record::{DirCounters, EndReason, FlowRecord, RecordKind, RecordSink};
 use super::tcp::{TcpState, ACK as TCP_ACK, FIN as TCP_FIN, RST as TCP_RST, SYN as TCP_SYN};
@@ -45,10 +47,8 @@ use super::wheel::Wheel;
 use crate::parse::{PacketMeta, Tunnel};
 
 const NIL: u32 = u32::MAX;
-const SLOT_BITS: u32 = 27;
-const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
-/// Largest capacity one shard supports (slot + 1 must fit in 27 bits).
-pub const MAX_SHARD_CAPACITY: u32 = (1 << SLOT_BITS) - 2;
+/// Largest capacity one shard supports (the index's slot field).
+pub const MAX_SHARD_CAPACITY: u32 = super::index::MAX_SLOT;
 
 const MS: u64 = 1_000_000;
 /// Largest time offset (ms) an entry stores; a flow reaching it is split and rebased.
@@ -505,10 +505,7 @@ pub struct Shard {
     flows: Vec<Flow>,
     /// One [`Cold`] entry per slot, valid only while the slot's flow has `COLD`.
     cold: Vec<[u32; COLD_WORDS]>,
-    buckets: Vec<u64>,
-    bucket_mask: usize,
-    /// `64 - log2(buckets)`: the home bucket is the top bits of the hash.
-    shift: u32,
+    index: Index,
     free_head: u32,
     /// Idle timers: every flow is filed under a lower bound of its idle due time.
     wheel: Wheel,
@@ -531,20 +528,9 @@ impl Shard {
     /// (8 bytes a bucket) is written up front.
     pub fn new(cfg: ShardConfig) -> Shard {
         let cap = cfg.capacity.clamp(1, MAX_SHARD_CAPACITY);
-        let nb = ((cap as usize) * 2).next_power_of_two().max(16);
         let flows = Vec::with_capacity(cap as usize);
-        // Written, not just zero-allocated: a bucket page first read (mapped to the shared zero
-        // page) and then written costs a copy-on-write fault with a TLB shootdown to every CPU.
-        let mut buckets = vec![0u64; nb];
         if cfg.huge_pages {
             crate::prefetch::huge_pages(&flows);
-            crate::prefetch::huge_pages(&buckets);
-        }
-        for b in std::hint::black_box(&mut buckets[..])
-            .iter_mut()
-            .step_by(512)
-        {
-            *b = 0; // one write per 4 KiB page
         }
         let mut sh = Shard {
             timeouts: [
@@ -561,9 +547,7 @@ impl Shard {
             flows,
             // Zeroed allocation (no per-element writes): untouched pages stay unmapped.
             cold: vec![[0u32; COLD_WORDS]; cap as usize],
-            buckets,
-            bucket_mask: nb - 1,
-            shift: 64 - nb.trailing_zeros(),
+            index: Index::new(cap, cfg.huge_pages),
             free_head: NIL,
             wheel: Wheel::new(cap as usize),
             rep: List::default(),
@@ -597,7 +581,7 @@ impl Shard {
     /// Bytes of memory the table holds (slab + index), fixed at creation.
     pub fn memory_bytes(&self) -> usize {
         self.cfg.capacity as usize * std::mem::size_of::<Flow>()
-            + self.buckets.len() * 8
+            + self.index.memory_bytes()
             + self.wheel.memory_bytes()
     }
 
@@ -754,87 +738,41 @@ impl Shard {
     /// instead of stalling one after the other.
     #[inline]
     pub fn prefetch_bucket(&self, h: u64) {
-        crate::prefetch::line(&self.buckets[self.home(h)]);
+        self.index.prefetch(h);
     }
 
     /// Prefetch the flow entry the home bucket of `h` points to (its bucket should be cached by
     /// now: see [`Shard::prefetch_bucket`]). A miss in the home bucket prefetches nothing.
     #[inline]
     pub fn prefetch_entry(&self, h: u64) {
-        let b = self.buckets[self.home(h)];
-        if b != 0 {
-            crate::prefetch::bytes_of(&self.flows[((b & SLOT_MASK) - 1) as usize], HOT_BYTES);
+        if let Some(s) = self.index.home_slot(h) {
+            crate::prefetch::bytes_of(&self.flows[s as usize], HOT_BYTES);
         }
-    }
-
-    /// Home bucket of hash `h`: its top bits. A bucket's tag keeps them, so `home(bucket)` is
-    /// the home of a stored flow (backward-shift deletion).
-    #[inline(always)]
-    fn home(&self, h: u64) -> usize {
-        (h >> self.shift) as usize
-    }
-
-    /// The bucket after `i`, wrapping at the end.
-    #[inline(always)]
-    fn next_bucket(&self, i: usize) -> usize {
-        (i + 1) & self.bucket_mask
     }
 
     /// Index lookup: `Ok(slot)` when present.
     #[inline(always)]
     fn lookup(&self, key: &FlowKey, h: u64) -> Result<u32, ()> {
-        let tag = h >> SLOT_BITS;
-        let mut i = self.home(h);
+        let (tag, mut i) = self.index.start(h);
         loop {
-            let b = self.buckets[i];
-            if b == 0 {
+            let Some((s, at)) = self.index.candidate(tag, i) else {
                 return Err(());
+            };
+            if self.flows[s as usize].key == *key {
+                return Ok(s);
             }
-            if b >> SLOT_BITS == tag {
-                let s = ((b & SLOT_MASK) - 1) as u32;
-                if self.flows[s as usize].key == *key {
-                    return Ok(s);
-                }
-            }
-            i = self.next_bucket(i);
+            i = self.index.after(at);
         }
     }
 
     fn index_insert(&mut self, h: u64, slot: u32) {
-        let mut i = self.home(h);
-        while self.buckets[i] != 0 {
-            i = self.next_bucket(i);
-        }
-        self.buckets[i] = (h >> SLOT_BITS) << SLOT_BITS | (slot as u64 + 1);
+        self.index.insert(h, slot);
     }
 
     fn index_remove(&mut self, h: u64, slot: u32) {
-        let want = (h >> SLOT_BITS) << SLOT_BITS | (slot as u64 + 1);
-        let mut i = self.home(h);
-        while self.buckets[i] != want {
-            debug_assert!(self.buckets[i] != 0, "flow missing from index");
-            i = self.next_bucket(i);
-        }
-        // Backward-shift deletion: pull later members of the cluster into the hole when their home
-        // bucket does not lie cyclically in (hole, j].
-        let mask = self.bucket_mask;
-        let mut hole = i;
-        let mut j = i;
-        loop {
-            j = self.next_bucket(j);
-            let b = self.buckets[j];
-            if b == 0 {
-                break;
-            }
-            let home = self.home(b);
-            let dist_home = j.wrapping_sub(home) & mask;
-            let dist_hole = j.wrapping_sub(hole) & mask;
-            if dist_home >= dist_hole {
-                self.buckets[hole] = b;
-                hole = j;
-            }
-        }
-        self.buckets[hole] = 0;
+        let flows = &self.flows;
+        self.index
+            .remove(h, slot, |s| flows[s as usize].key.hash64());
     }
 
     fn create<S: RecordSink>(
@@ -1063,7 +1001,9 @@ impl Shard {
         }
     }
 
-    /// [`Shard::tcp`] for segments with SYN, FIN or RST, or outside the established state.
+    /// [`Shard::tcp`] for segments with SYN, FIN or RST, or outside the established state. Out
+    /// of line: inlined, it grows the per-packet loop for a fifth of the segments.
+    #[inline(never)]
     fn tcp_control(f: &mut Flow, d: usize, m: &PacketMeta, now: u64) -> bool {
         let fl = m.tcp_flags;
         let mut bits = fl as u16;
@@ -1914,50 +1854,6 @@ mod tests {
     }
 
     #[test]
-    fn index_keeps_clusters_reachable_across_the_wrap() {
-        // Hashes crowded into the last buckets so clusters wrap to the front; after every insert
-        // or delete, each stored bucket must be reachable from its home without an empty bucket
-        // in between (what lookups rely on), and hold exactly the model's members.
-        let mut sh = shard(40, 0, 0);
-        let nb = sh.buckets.len();
-        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut model: Vec<(u64, u32)> = Vec::new();
-        for step in 0..100_000u32 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let full = model.len() >= 40;
-            if !model.is_empty() && (full || x % 3 == 0) {
-                let (h, slot) = model.swap_remove((x >> 8) as usize % model.len());
-                sh.index_remove(h, slot);
-            } else {
-                // Top bits in the last eighth of the range: homes in the last few buckets.
-                let h = (u64::MAX - (x >> 3)) | (1 << 40);
-                sh.index_insert(h, step);
-                model.push((h, step));
-            }
-            let mut seen = 0;
-            for j in 0..nb {
-                let b = sh.buckets[j];
-                if b == 0 {
-                    continue;
-                }
-                seen += 1;
-                let mut i = sh.home(b);
-                while i != j {
-                    assert_ne!(sh.buckets[i], 0, "bucket {j} cut off from its home");
-                    i = sh.next_bucket(i);
-                }
-                let slot = ((b & SLOT_MASK) - 1) as u32;
-                assert!(model
-                    .iter()
-                    .any(|&(h, s)| s == slot && sh.home(h) == sh.home(b)));
-            }
-            assert_eq!(seen, model.len());
-        }
-    }
-
-    #[test]
     fn clock_going_backwards_is_clamped() {
         let mut sh = shard(4, 10, 0);
         let mut out = Vec::new();
@@ -1985,10 +1881,10 @@ mod tests {
             sh.bytes_per_flow()
         );
         assert!(Shard::entry_size() <= ENTRY_BOUND);
-        let per_flow = (Shard::entry_size() + 16 + 8) as f64;
+        let per_flow = (Shard::entry_size() + 8 + 8) as f64;
         assert!(
             sh.bytes_per_flow() >= per_flow && sh.bytes_per_flow() <= per_flow + 1.5,
-            "index: 2 buckets of 8 bytes per flow; wheel: one 8-byte link (+ its slot heads)"
+            "index: 2 buckets of 4 bytes per flow; wheel: one 8-byte link (+ its slot heads)"
         );
     }
 
