@@ -8,15 +8,19 @@
 //!   buckets per entry (multiply-shift homes) saved 4-13 bytes a flow (with 8-byte buckets) but
 //!   cost 19 and 68 instructions a packet in the harness's eviction-bound 10k row (a fuller
 //!   index probes further);
-//! - idle timers in a two-level timer wheel ([`super::wheel`]): a flow is filed under a lower bound
-//!   of its idle due time and only refiled when that comes, so a packet does no list work (the
-//!   LRU list this replaced moved the flow on every packet, touching three other entries);
-//! - intrusive doubly linked lists through the slab: one report list ordered by the next
-//!   `flow_stats` due time, and one active-timeout list ordered by segment start (one shared
-//!   timeout, so its tail is the next segment to split). Neither is touched per packet.
+//! - idle and active timers in a two-level timer wheel ([`super::wheel`]): a flow is filed under
+//!   a lower bound of its idle due time, or of its segment's end (active timeout) when that comes
+//!   first, and only refiled when that comes, so a packet does no list work (the LRU list this
+//!   replaced moved the flow on every packet, touching three other entries; the active-timeout
+//!   list this replaced cost 8 bytes a flow);
+//! - an intrusive doubly linked list through the slab, ordered by the next `flow_stats` due
+//!   time (reports stay out of the wheel so that eviction order stays the idle order). It is
+//!   not touched per packet.
 //!
 //! A full table evicts the flow nearest to its idle due time (to 1 ms in the current 8 ms window,
-//! to 8 ms beyond, the first filed first); with a class timeout of 0 that is the longest idle.
+//! to 8 ms beyond, the first filed first), or to the end of its segment when that comes first
+//! (a flow within an idle timeout of its active timeout); with a class timeout of 0 that is the
+//! longest idle.
 //!
 //! Every operation is O(1) per packet and O(records produced) per expiry pass: cost does not grow with
 //! the table. Time is passed in (ns since the epoch) and clamped to be monotonic per shard.
@@ -30,8 +34,8 @@
 //! 48 bits per segment and direction; a segment whose counter would wrap is split the same way, so
 //! every record stays exact.
 //!
-//! Entry size: 216 bytes (+8 of index per flow at load 0.5, +8 of wheel link), checked by a
-//! test. Where it goes: key 40, two list links 16, id and time base 16, six u32 (segment start,
+//! Entry size: 208 bytes (+8 of index per flow at load 0.5, +8 of wheel link), checked by a
+//! test. Where it goes: key 40, report list link 8, id and time base 16, six u32 (segment start,
 //! next report, two RTTs, two protocol words shared by TCP sequence counters and DNS), two
 //! directions of 40 that a packet updates (48-bit byte counters sharing words with MSS, flags and
 //! TTLs) and two of 16 it does not (first-seen times, MAC, DSCP), 8 of small fields. A packet
@@ -73,7 +77,7 @@ const PREFETCH_ABOVE: usize = 1 << 20;
 
 /// Upper bound of `Shard::entry_size()`, checked by a test.
 #[cfg(test)]
-const ENTRY_BOUND: usize = 216;
+const ENTRY_BOUND: usize = 208;
 
 /// DNS QR bit: the message is a response.
 const DNS_QR: u16 = 0x8000;
@@ -441,7 +445,6 @@ struct Flow {
     segment: u16,
     /// Report list link; a free entry's `rep.next` links the free list.
     rep: Link,
-    act: Link,
     id: u64,
 }
 
@@ -512,7 +515,6 @@ pub struct Shard {
     /// The table is big enough for the burst to prefetch (see `wants_prefetch`).
     prefetch: bool,
     rep: List,
-    act: List,
     now: u64,
     /// No timer is due before this time (may be early, never late): lets `update` run the
     /// timers exactly when a packet's time crosses a due time, with one compare per packet.
@@ -551,7 +553,6 @@ impl Shard {
             free_head: NIL,
             wheel: Wheel::new(cap as usize),
             rep: List::default(),
-            act: List::default(),
             now: 0,
             deadline: u64::MAX,
             next_seq: 0,
@@ -840,9 +841,6 @@ impl Shard {
         if self.cfg.stats_interval_ns > 0 {
             self.push_head_rep(slot);
         }
-        if self.cfg.active_timeout_ns > 0 {
-            self.push_head_act(slot);
-        }
         self.stats.count_created(class as u8);
         slot
     }
@@ -912,17 +910,20 @@ impl Shard {
         if m.proto == 6 {
             closed_now = Self::tcp(f, d, m, now);
         }
-        // No timer work for a packet: the flow's due time only moved later (see `wheel`). A
-        // close shortens it to the linger: refile.
+        // No timer work for a packet: the flow's wheel timers only moved later (see `wheel`). A
+        // close shortens the idle one to the linger (and ends the active timeout): refile.
         if closed_now {
-            f.class = Class::TcpClosed as u8;
-            self.wheel.remove(slot);
-            self.file(slot);
-            if self.cfg.active_timeout_ns > 0 {
-                // A closed flow only lingers: it must not be split any more.
-                self.unlink_act(slot);
-            }
+            self.closed(slot);
         }
+    }
+
+    /// A TCP close: the flow lingers under the closed class's timeout (and is no longer split).
+    #[cold]
+    #[inline(never)]
+    fn closed(&mut self, slot: u32) {
+        self.flows[slot as usize].class = Class::TcpClosed as u8;
+        self.wheel.remove(slot);
+        self.file(slot);
     }
 
     /// [`Shard::account`]'s rare flow states: the first packet of a continuation segment is
@@ -1116,14 +1117,22 @@ impl Shard {
         }
     }
 
-    /// The wheel check time of flow `slot`: its due time in whole ms, rounded up. A flow that is
-    /// never due (timeout 0) is still filed, at the wheel's horizon, so that eviction finds it
-    /// (the horizon's slot is FIFO with a second chance: the longest idle goes first).
+    /// The wheel check time of flow `slot`, in whole ms rounded up: its idle due time, or the
+    /// end of its segment (active timeout) if that comes first. A flow that is never due
+    /// (timeouts 0) is still filed, at the wheel's horizon, so that eviction finds it (the
+    /// horizon's slot is FIFO with a second chance: the longest idle goes first).
     #[inline]
     fn check_ms(&self, slot: u32) -> u64 {
-        match self.due(slot) {
+        let f = &self.flows[slot as usize];
+        let idle = match self.due(slot) {
             u64::MAX => u64::MAX,
             due => due.div_ceil(MS),
+        };
+        match self.cfg.active_timeout_ns {
+            0 => idle,
+            _ if f.closed() => idle,
+            // The segment start is a whole ms: the ceiling of the sum is the sum of the ceilings.
+            act => idle.min(f.base_ms + f.seg_start as u64 + act.div_ceil(MS)),
         }
     }
 
@@ -1155,9 +1164,6 @@ impl Shard {
         self.wheel.remove(slot);
         if self.cfg.stats_interval_ns > 0 {
             self.unlink_rep(slot);
-        }
-        if self.cfg.active_timeout_ns > 0 && !self.flows[slot as usize].closed() {
-            self.unlink_act(slot);
         }
         let h = self.flows[slot as usize].key.hash64();
         self.index_remove(h, slot);
@@ -1223,10 +1229,6 @@ impl Shard {
                 dscp: dm.dscp,
                 ..DirMeta::default()
             };
-        }
-        if self.cfg.active_timeout_ns > 0 && !self.flows[slot as usize].closed() {
-            self.unlink_act(slot);
-            self.push_head_act(slot);
         }
     }
 
@@ -1375,30 +1377,22 @@ impl Shard {
     }
 
     fn run_timers<S: RecordSink>(&mut self, now: u64, sink: &mut S) {
-        // Idle expiry: the wheel hands out every flow whose check time has come; a flow that had
-        // packets since it was filed is filed again under its real due time.
+        // Idle expiry and active timeouts: the wheel hands out every flow whose check time has
+        // come; an idle-due flow ends, one whose segment is due is split (before the reports
+        // below: the end record carries the segment's last delta), and the others (packets
+        // since they were filed) are filed again under their next due time.
+        let act = self.cfg.active_timeout_ns;
         while let Some(s) = self.wheel.next_due(now / MS) {
             if self.due(s) <= now {
                 let reason = self.end_reason(s, EndReason::Expired);
                 self.end(s, reason, sink);
-            } else {
-                self.file(s);
+                continue;
             }
-        }
-        // Active timeout before reports: the end record carries the segment's last delta.
-        let at = self.cfg.active_timeout_ns;
-        if at > 0 {
-            loop {
-                let s = self.act.tail;
-                if s == NIL {
-                    break;
-                }
-                let f = &self.flows[s as usize];
-                if f.at(f.seg_start).saturating_add(at) > now {
-                    break;
-                }
+            let f = &self.flows[s as usize];
+            if act > 0 && !f.closed() && f.at(f.seg_start).saturating_add(act) <= now {
                 self.split(s, now, sink);
             }
+            self.file(s);
         }
         let iv = self.cfg.stats_interval_ns;
         if iv > 0 {
@@ -1436,10 +1430,6 @@ impl Shard {
         if self.rep.tail != NIL {
             let f = &self.flows[self.rep.tail as usize];
             d = d.min(f.at(f.next_report));
-        }
-        if self.act.tail != NIL {
-            let f = &self.flows[self.act.tail as usize];
-            d = d.min(f.at(f.seg_start).saturating_add(self.cfg.active_timeout_ns));
         }
         self.deadline = d;
     }
@@ -1480,37 +1470,6 @@ impl Shard {
             self.flows[next as usize].rep.prev = prev;
         } else {
             self.rep.tail = prev;
-        }
-    }
-
-    fn push_head_act(&mut self, s: u32) {
-        let old = self.act.head;
-        self.flows[s as usize].act = Link {
-            prev: NIL,
-            next: old,
-        };
-        if old != NIL {
-            self.flows[old as usize].act.prev = s;
-        } else {
-            self.act.tail = s;
-            let f = &self.flows[s as usize];
-            let due = f.at(f.seg_start).saturating_add(self.cfg.active_timeout_ns);
-            self.deadline = self.deadline.min(due);
-        }
-        self.act.head = s;
-    }
-
-    fn unlink_act(&mut self, s: u32) {
-        let Link { prev, next } = self.flows[s as usize].act;
-        if prev != NIL {
-            self.flows[prev as usize].act.next = next;
-        } else {
-            self.act.head = next;
-        }
-        if next != NIL {
-            self.flows[next as usize].act.prev = prev;
-        } else {
-            self.act.tail = prev;
         }
     }
 }
