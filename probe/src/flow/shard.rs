@@ -863,10 +863,12 @@ impl Shard {
             f.class |= TOUCHED;
         }
         let d = usize::from(src_is_lo != f.init_is_lo());
+        // The shard's clock never goes back and a flow's base is a time it has seen.
+        debug_assert!(now_ms >= f.base_ms);
         {
             // Offsets or a packet counter about to overflow: split the segment first (rare).
             let ds = &f.dir[d];
-            if now_ms.saturating_sub(f.base_ms) >= MAX_OFF_MS
+            if now_ms - f.base_ms >= MAX_OFF_MS
                 || ds.packets == u32::MAX
                 || ds.bytes() + frame_len as u64 > LOW48
             {
@@ -875,7 +877,7 @@ impl Shard {
             }
         }
         // Below MAX_OFF_MS now (a flow that reached it was just rebased).
-        let t = now_ms.saturating_sub(f.base_ms) as u32;
+        let t = (now_ms - f.base_ms) as u32;
         // One test for both rare flow states: a continuation segment's first packet, and
         // detection still counting packets.
         if f.bits & (UNCOUNTED | SETTLED) != SETTLED {
