@@ -157,9 +157,7 @@ fn reset(m: &mut PacketMeta) {
         dst_ip,
         src_port,
         dst_port,
-        tcp_window,
         tcp_seq,
-        tcp_ack,
         tcp_flags,
         icmp_type,
         icmp_code,
@@ -184,7 +182,7 @@ fn reset(m: &mut PacketMeta) {
         icmp_inner_dst_ip,
     } = m;
     (*src_ip, *dst_ip) = ([0; 16], [0; 16]);
-    (*src_port, *dst_port, *tcp_window, *tcp_seq, *tcp_ack) = (0, 0, 0, 0, 0);
+    (*src_port, *dst_port, *tcp_seq) = (0, 0, 0);
     (*tcp_flags, *icmp_type, *icmp_code) = (0, 0, 0);
     (*dns, *dns_id, *dns_flags) = (false, 0, 0);
     (*tcp_mss, *tcp_wscale) = (0, None);
@@ -328,13 +326,11 @@ fn transport(frame: &[u8], proto: u8, l4: usize, m: &mut PacketMeta) -> Option<R
         if hlen.wrapping_sub(20) > frame.len() - (l4 + 20) {
             return None;
         }
-        // Both ports, and sequence and acknowledgement numbers, as one load and store each.
+        // Both ports as one load and store.
         let ports = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
         (m.src_port, m.dst_port) = ((ports >> 16) as u16, ports as u16);
-        let sa = u64::from_be_bytes([h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]]);
-        (m.tcp_seq, m.tcp_ack) = ((sa >> 32) as u32, sa as u32);
+        m.tcp_seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
         m.tcp_flags = h[13];
-        m.tcp_window = u16::from_be_bytes([h[14], h[15]]);
         // Only the flags tested: most segments have options, and a SYN without (rare) takes
         // the walk, which finds nothing.
         if h[13] & 0x02 != 0 {
