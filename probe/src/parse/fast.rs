@@ -144,6 +144,8 @@ fn reset(m: &mut PacketMeta) {
         // Written by every parse that succeeds (`outer`, `ip`, `transport`).
         dst_mac: _,
         src_mac: _,
+        src_port: _,
+        dst_port: _,
         vlan: _,
         ip_len: _,
         l3_offset: _,
@@ -155,8 +157,6 @@ fn reset(m: &mut PacketMeta) {
         dscp: _,
         src_ip,
         dst_ip,
-        src_port,
-        dst_port,
         tcp_seq,
         tcp_flags,
         icmp_type,
@@ -182,7 +182,7 @@ fn reset(m: &mut PacketMeta) {
         icmp_inner_dst_ip,
     } = m;
     (*src_ip, *dst_ip) = ([0; 16], [0; 16]);
-    (*src_port, *dst_port, *tcp_seq) = (0, 0, 0);
+    *tcp_seq = 0;
     (*tcp_flags, *icmp_type, *icmp_code) = (0, 0, 0);
     (*dns, *dns_id, *dns_flags) = (false, 0, 0);
     (*tcp_mss, *tcp_wscale) = (0, None);
@@ -312,7 +312,8 @@ fn v6_ext(
 }
 
 /// TCP, UDP, or ICMP / ICMPv6 other than an error (whose quote the general path reads) at `l4`,
-/// into `m`: the offsets and the transport group of `PacketMeta` (the caller writes `proto`).
+/// into `m`: the offsets, the ports and the transport group of `PacketMeta` (the caller writes
+/// `proto`).
 #[inline(always)]
 fn transport(frame: &[u8], proto: u8, l4: usize, m: &mut PacketMeta) -> Option<Rest> {
     m.l4_offset = l4 as u16;
@@ -359,6 +360,7 @@ fn transport(frame: &[u8], proto: u8, l4: usize, m: &mut PacketMeta) -> Option<R
             return None;
         }
         (m.icmp_type, m.icmp_code) = (h[0], h[1]);
+        (m.src_port, m.dst_port) = (0, 0);
         l4
     } else {
         return None;

@@ -53,8 +53,17 @@ pub struct PacketMeta {
     /// Destination first, as in the Ethernet header: one 12-byte copy.
     pub dst_mac: [u8; 6],
     pub src_mac: [u8; 6],
+    // Ports, VLAN, protocol and IP version adjacent, in the order of `FlowKey`'s last word:
+    // read as one 8-byte load.
+    /// TCP/UDP ports; 0 for every other protocol.
+    pub src_port: u16,
+    pub dst_port: u16,
     /// Outermost 802.1Q VLAN id (12 bits), 0 when untagged.
     pub vlan: u16,
+    /// IP protocol of the transport header (after IPv6 extension headers).
+    pub proto: u8,
+    /// 4 or 6.
+    pub ip_version: u8,
     /// Bytes of the IP packet as the IP header states it (IPv4 total length, IPv6 40 + payload length).
     pub ip_len: u16,
     /// Offset of the IP header in the frame.
@@ -65,10 +74,6 @@ pub struct PacketMeta {
     /// header end, else `l4_offset`), so it equals the frame length when there is no payload and
     /// no Ethernet padding.
     pub payload_offset: u16,
-    /// 4 or 6.
-    pub ip_version: u8,
-    /// IP protocol of the transport header (after IPv6 extension headers).
-    pub proto: u8,
     /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
     /// DSCP (upper 6 bits of TOS / traffic class).
@@ -80,9 +85,6 @@ pub struct PacketMeta {
     pub dst_ip: [u8; 16],
 
     // Transport.
-    /// TCP/UDP ports; 0 for every other protocol.
-    pub src_port: u16,
-    pub dst_port: u16,
     // The two bytes before `tcp_seq` fill its alignment gap, and the fragment flags the one
     // before `ip_id`: no padding splits the run of stores of `fast::reset`.
     /// TCP flags byte (CWR..FIN), 0 for non-TCP.
