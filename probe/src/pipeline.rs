@@ -313,8 +313,8 @@ impl<O: RecordOut> Pipeline<O> {
     fn meta_keyed(&mut self, m: &PacketMeta, key: &FlowKey, lo: bool, h: u64, len: u32, now: u64) {
         self.rx_packets += 1;
         self.rx_bytes += len as u64;
-        let ported = m.proto == 6 || m.proto == 17;
-        if m.more_fragments && ported && !self.frags.insert(m, now) {
+        // The flag first: it is rarely set, so the protocol is rarely tested.
+        if m.more_fragments && (m.proto == 6 || m.proto == 17) && !self.frags.insert(m, now) {
             self.frag_overflows += 1;
         }
         self.shard
