@@ -60,10 +60,8 @@ impl RecordOut for Vec<FlowRecord> {
     }
 }
 
-/// Packets [`Pipeline::burst`] handles in one pass (its stack arrays' size; at most 32, the
-/// bits of its per-burst masks).
+/// Packets [`Pipeline::burst`] handles in one pass (its stack arrays' size).
 pub const BURST_MAX: usize = 32;
-const _: () = assert!(BURST_MAX <= 32);
 
 /// Records produced during a burst, handed to the ring in one call.
 pub const BATCH: usize = 64;
@@ -272,21 +270,22 @@ impl<O: RecordOut> Pipeline<O> {
             }
             let n = chunk.len().min(BURST_MAX);
             // Parse and key each packet in one pass: the key and hash prefetch the table now
-            // and key the update later. Keyed (bit i): parsed and not a non-first fragment
-            // (those take their first fragment's ports in `meta`). An unkeyed packet's hash
-            // stays 0: prefetching for it is harmless and cheaper than testing for it.
+            // and key the update later. Keyed (`sides[i]` 1, or 2 when the sender is the key's
+            // `lo`; else 0): parsed and not a non-first fragment (those take their first
+            // fragment's ports in `meta`). One byte store a packet (bit masks across the loop
+            // were spilled around the parser's call). An unkeyed packet's hash stays 0:
+            // prefetching for it is harmless and cheaper than testing for it.
             let mut res: [Result<(), ParseError>; BURST_MAX] = [Ok(()); BURST_MAX];
             let mut keys = [FlowKey::default(); BURST_MAX];
             let mut hashes = [0u64; BURST_MAX];
-            let (mut keyed, mut lo) = (0u32, 0u32);
+            let mut sides = [0u8; BURST_MAX];
             for i in 0..n {
                 res[i] = parser.parse(chunk[i].0, &mut metas[i]);
                 if res[i].is_ok() && metas[i].frag_offset == 0 {
                     let (key, l) = FlowKey::from_meta(&metas[i]);
                     hashes[i] = key.hash64();
                     keys[i] = key;
-                    keyed |= 1 << i;
-                    lo |= u32::from(l) << i;
+                    sides[i] = 1 + u8::from(l);
                 }
             }
             // Buckets first, then (once those arrived) the entries they point to.
@@ -298,8 +297,8 @@ impl<O: RecordOut> Pipeline<O> {
             }
             for i in 0..n {
                 let (_, len, now) = chunk[i];
-                if keyed >> i & 1 != 0 {
-                    let l = lo >> i & 1 != 0;
+                if sides[i] != 0 {
+                    let l = sides[i] == 2;
                     self.meta_keyed(&metas[i], &keys[i], l, hashes[i], len, now);
                 } else {
                     self.parsed(res[i], &metas[i], len, now);
@@ -314,8 +313,8 @@ impl<O: RecordOut> Pipeline<O> {
     fn meta_keyed(&mut self, m: &PacketMeta, key: &FlowKey, lo: bool, h: u64, len: u32, now: u64) {
         self.rx_packets += 1;
         self.rx_bytes += len as u64;
-        let ported = m.proto == 6 || m.proto == 17;
-        if m.more_fragments && ported && !self.frags.insert(m, now) {
+        // The flag first: it is rarely set, so the protocol is rarely tested.
+        if m.more_fragments && (m.proto == 6 || m.proto == 17) && !self.frags.insert(m, now) {
             self.frag_overflows += 1;
         }
         self.shard

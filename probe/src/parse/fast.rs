@@ -144,6 +144,8 @@ fn reset(m: &mut PacketMeta) {
         // Written by every parse that succeeds (`outer`, `ip`, `transport`).
         dst_mac: _,
         src_mac: _,
+        src_port: _,
+        dst_port: _,
         vlan: _,
         ip_len: _,
         l3_offset: _,
@@ -155,11 +157,7 @@ fn reset(m: &mut PacketMeta) {
         dscp: _,
         src_ip,
         dst_ip,
-        src_port,
-        dst_port,
-        tcp_window,
         tcp_seq,
-        tcp_ack,
         tcp_flags,
         icmp_type,
         icmp_code,
@@ -184,7 +182,7 @@ fn reset(m: &mut PacketMeta) {
         icmp_inner_dst_ip,
     } = m;
     (*src_ip, *dst_ip) = ([0; 16], [0; 16]);
-    (*src_port, *dst_port, *tcp_window, *tcp_seq, *tcp_ack) = (0, 0, 0, 0, 0);
+    *tcp_seq = 0;
     (*tcp_flags, *icmp_type, *icmp_code) = (0, 0, 0);
     (*dns, *dns_id, *dns_flags) = (false, 0, 0);
     (*tcp_mss, *tcp_wscale) = (0, None);
@@ -314,7 +312,8 @@ fn v6_ext(
 }
 
 /// TCP, UDP, or ICMP / ICMPv6 other than an error (whose quote the general path reads) at `l4`,
-/// into `m`: the offsets and the transport group of `PacketMeta` (the caller writes `proto`).
+/// into `m`: the offsets, the ports and the transport group of `PacketMeta` (the caller writes
+/// `proto`).
 #[inline(always)]
 fn transport(frame: &[u8], proto: u8, l4: usize, m: &mut PacketMeta) -> Option<Rest> {
     m.l4_offset = l4 as u16;
@@ -328,13 +327,11 @@ fn transport(frame: &[u8], proto: u8, l4: usize, m: &mut PacketMeta) -> Option<R
         if hlen.wrapping_sub(20) > frame.len() - (l4 + 20) {
             return None;
         }
-        // Both ports, and sequence and acknowledgement numbers, as one load and store each.
+        // Both ports as one load and store.
         let ports = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
         (m.src_port, m.dst_port) = ((ports >> 16) as u16, ports as u16);
-        let sa = u64::from_be_bytes([h[4], h[5], h[6], h[7], h[8], h[9], h[10], h[11]]);
-        (m.tcp_seq, m.tcp_ack) = ((sa >> 32) as u32, sa as u32);
+        m.tcp_seq = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
         m.tcp_flags = h[13];
-        m.tcp_window = u16::from_be_bytes([h[14], h[15]]);
         // Only the flags tested: most segments have options, and a SYN without (rare) takes
         // the walk, which finds nothing.
         if h[13] & 0x02 != 0 {
@@ -363,6 +360,7 @@ fn transport(frame: &[u8], proto: u8, l4: usize, m: &mut PacketMeta) -> Option<R
             return None;
         }
         (m.icmp_type, m.icmp_code) = (h[0], h[1]);
+        (m.src_port, m.dst_port) = (0, 0);
         l4
     } else {
         return None;

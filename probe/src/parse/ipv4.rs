@@ -267,7 +267,7 @@ mod tests {
             &ipv4(6, 0, &[], &tcp(1, 2, 3, 4, 0x10, 5, &[], &[0; 1446])),
         );
         let m = parse_ethernet(&big[..64]).unwrap();
-        assert_eq!((m.ip_len, m.payload_offset, m.tcp_window), (1486, 54, 5));
+        assert_eq!((m.ip_len, m.payload_offset, m.tcp_flags), (1486, 54, 0x10));
     }
 
     #[test]

@@ -110,8 +110,6 @@ mod tests {
                 dst_port: 22,
                 tcp_flags: 0x12,
                 tcp_seq: 0x0102_0304,
-                tcp_ack: 0xa0b0_c0d0,
-                tcp_window: 65535,
                 icmp_type: 0,
                 icmp_code: 0,
                 ttl: V6_HOP_LIMIT,

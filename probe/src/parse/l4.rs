@@ -45,9 +45,7 @@ pub(super) fn parse(
             meta.src_port = u16::from_be_bytes([hdr[0], hdr[1]]);
             meta.dst_port = u16::from_be_bytes([hdr[2], hdr[3]]);
             meta.tcp_seq = u32::from_be_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
-            meta.tcp_ack = u32::from_be_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]);
             meta.tcp_flags = hdr[13];
-            meta.tcp_window = u16::from_be_bytes([hdr[14], hdr[15]]);
             if hdr[13] & TCP_SYN != 0 && header_len > TCP_MIN_HEADER_LEN {
                 (meta.tcp_mss, meta.tcp_wscale) =
                     tcp_options(&frame[l4 + TCP_MIN_HEADER_LEN..l4 + header_len]);
@@ -192,10 +190,7 @@ mod tests {
         let opts = [1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2]; // NOP NOP timestamps
         let m = run(&tcp(80, 61000, 7, 8, 0x11, 300, &opts, b"data"), 6).unwrap();
         assert_eq!((m.proto, m.src_port, m.dst_port), (6, 80, 61000));
-        assert_eq!(
-            (m.tcp_seq, m.tcp_ack, m.tcp_flags, m.tcp_window),
-            (7, 8, 0x11, 300)
-        );
+        assert_eq!((m.tcp_seq, m.tcp_flags), (7, 0x11));
         assert_eq!((m.l4_offset, m.payload_offset), (10, 10 + 32));
     }
 
