@@ -358,6 +358,9 @@ struct DirMeta {
 }
 
 const LOW48: u64 = (1 << 48) - 1;
+// A segment's IP bytes cannot reach 2^48: at most `u32::MAX` packets (then it is split) of at
+// most 65,535 bytes (`PacketMeta::ip_len` is a u16), so the per-packet add needs no mask.
+const _: () = assert!(u32::MAX as u64 * u16::MAX as u64 <= LOW48);
 
 impl DirState {
     #[inline]
@@ -900,11 +903,15 @@ impl Shard {
             }
         }
         ds.packets += 1;
-        // 48-bit sums cannot carry into the high fields: a segment near the limit was split.
+        // 48-bit sums cannot carry into the high fields: a segment near the limit was split, and
+        // IP bytes cannot reach 2^48 (asserted at `LOW48`).
         ds.bytes_mss += frame_len as u64;
-        ds.ip_ttl = (ds.ip_ttl & !LOW48) | ((ds.ip_bytes() + m.ip_len as u64) & LOW48);
+        ds.ip_ttl += m.ip_len as u64;
         ds.last = t;
-        ds.set_ttl(ds.ttl_min().min(m.ttl), ds.ttl_max().max(m.ttl));
+        // Both TTL bytes equal to this packet's (a constant TTL, the usual case): nothing moves.
+        if (ds.ip_ttl >> 48) as u16 != u16::from(m.ttl) * 0x0101 {
+            ds.set_ttl(ds.ttl_min().min(m.ttl), ds.ttl_max().max(m.ttl));
+        }
         if m.dns && m.proto == 17 {
             Self::dns(f, m, t);
         }
