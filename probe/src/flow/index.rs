@@ -119,6 +119,7 @@ impl Index {
         self.next(i)
     }
 
+    /// Add `slot` under hash `h` (not present yet): the first empty bucket from its home.
     #[inline(never)]
     pub fn insert(&mut self, h: u64, slot: u32) {
         let mut i = self.home(h);

@@ -513,7 +513,7 @@ pub struct Shard {
     cold: Vec<[u32; COLD_WORDS]>,
     index: Index,
     free_head: u32,
-    /// Idle timers: every flow is filed under a lower bound of its idle due time.
+    /// Idle and active timers: every flow is filed under a lower bound of its next due time.
     wheel: Wheel,
     /// The table is big enough for the burst to prefetch (see `wants_prefetch`).
     prefetch: bool,
@@ -530,7 +530,7 @@ impl Shard {
     /// Allocates everything up front; nothing is allocated afterwards. The slab is reserved, not
     /// written: entries are taken in order as flows arrive (the OS maps the pages then), so a
     /// table sized for millions costs nothing until it fills, e.g. on a short capture. The index
-    /// (8 bytes a bucket) is written up front.
+    /// (4 bytes a bucket) is written up front.
     pub fn new(cfg: ShardConfig) -> Shard {
         let cap = cfg.capacity.clamp(1, MAX_SHARD_CAPACITY);
         let flows = Vec::with_capacity(cap as usize);
@@ -769,10 +769,6 @@ impl Shard {
         }
     }
 
-    fn index_insert(&mut self, h: u64, slot: u32) {
-        self.index.insert(h, slot);
-    }
-
     fn index_remove(&mut self, h: u64, slot: u32) {
         let flows = &self.flows;
         self.index
@@ -838,7 +834,7 @@ impl Shard {
             self.set_tunnel(slot, m);
         }
         self.flows[slot as usize] = f;
-        self.index_insert(h, slot);
+        self.index.insert(h, slot);
         self.wheel.start(now / MS);
         self.file(slot);
         if self.cfg.stats_interval_ns > 0 {
