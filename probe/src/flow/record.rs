@@ -101,7 +101,8 @@ pub struct DirCounters {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(C, align(64))]
 pub struct FlowRecord {
-    /// Unique per run: worker index in the top 8 bits, a per-worker sequence below.
+    /// Unique per run: worker index in the top 8 bits, then how many flows the table slot has
+    /// held (32 bits), then the slot (24 bits). A slot would need 4G flows to repeat an id.
     pub flow_id: u64,
     pub kind: RecordKind,
     pub reason: EndReason,

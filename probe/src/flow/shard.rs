@@ -34,14 +34,16 @@
 //! 48 bits per segment and direction; a segment whose counter would wrap is split the same way, so
 //! every record stays exact.
 //!
-//! Entry size: 208 bytes (+8 of index per flow at load 0.5, +8 of wheel link), checked by a
-//! test. Where it goes: key 40, report list link 8, id and time base 16, six u32 (segment start,
-//! next report, two RTTs, two protocol words shared by TCP sequence counters and DNS), two
-//! directions of 40 that a packet updates (48-bit byte counters sharing words with MSS, flags and
-//! TTLs) and two of 16 it does not (first-seen times, MAC, DSCP), 8 of small fields. A packet
-//! touches the first 140 bytes (3 cache lines at 7 of 8 alignments; 172 bytes and up to 4 lines
-//! before the per-packet half of a direction was split from the rest). The next big saving
-//! would be IPv4-sized keys (24 bytes), which needs IPv6 addresses out of line.
+//! Entry size: 200 bytes (+8 of index per flow at load 0.5, +8 of wheel link), checked by a
+//! test. Where it goes: key 40, report list link 8, time base 8, five u32 (next report, two
+//! RTTs, two protocol words shared by TCP sequence counters and DNS), the slot's generation 4
+//! (with the slot, the flow id), two directions of 40 that a packet updates (48-bit byte counters
+//! sharing words with MSS, flags and TTLs) and two of 16 it does not (first-seen times, MAC,
+//! DSCP), 8 of small fields. A packet touches the first 140 bytes (3 cache lines at 7 of 8
+//! alignments; 172 bytes and up to 4 lines before the per-packet half of a direction was split
+//! from the rest). The segment start of a flow split by the active timeout is in the cold side
+//! array (other flows start at offset 0). The next big saving would be IPv4-sized keys (24
+//! bytes), which needs IPv6 addresses out of line; the rest is what the records carry.
 
 use super::index::Index;
 use super::key::FlowKey;
@@ -77,7 +79,7 @@ const PREFETCH_ABOVE: usize = 1 << 20;
 
 /// Upper bound of `Shard::entry_size()`, checked by a test.
 #[cfg(test)]
-const ENTRY_BOUND: usize = 208;
+const ENTRY_BOUND: usize = 200;
 
 /// DNS QR bit: the message is a response.
 const DNS_QR: u16 = 0x8000;
@@ -94,16 +96,17 @@ const DNS_PENDING: u8 = 16;
 const DNS_ANSWERED: u8 = 32;
 /// A continuation segment without packets yet: not counted, ends silently.
 const UNCOUNTED: u8 = 64;
-/// The flow's slot in `Shard::cold` is valid (tunnel metadata and/or ICMP errors). Cleared with
+/// The flow's slot in `Shard::cold` is valid (tunnel metadata, ICMP errors, segment start). Cleared with
 /// the rest of `bits` when the slot is freed, so a reused slot never reads a predecessor's data.
 const COLD: u8 = 128;
 
 /// Words of one cold entry: see [`Cold`].
-const COLD_WORDS: usize = 11;
+const COLD_WORDS: usize = 12;
 
-/// Per-flow data most flows never have, kept out of the hot entry (which stays 216 bytes): the
-/// outermost tunnel (set from the flow's first packet; a later packet of the same inner flow in
-/// another tunnel does not change it) and ICMP errors charged to the flow. Stored as plain words
+/// Per-flow data most flows never have, kept out of the entry: the outermost tunnel (set from the
+/// flow's first packet; a later packet of the same inner flow in another tunnel does not change
+/// it), ICMP errors charged to the flow, and where the current segment of a flow split by the
+/// active timeout starts (without a cold entry: at offset 0, the first packet). Stored as plain words
 /// so the array can be allocated zeroed (`calloc`): pages are mapped only where a slot is used.
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 struct Cold {
@@ -116,6 +119,8 @@ struct Cold {
     icmp_errors: u32,
     icmp_error_type: u8,
     icmp_error_code: u8,
+    /// Start of the current segment (ms offset; the active timeout runs from here).
+    seg_start: u32,
 }
 
 fn tunnel_from_u8(v: u8) -> Tunnel {
@@ -137,6 +142,7 @@ impl Cold {
             | (self.icmp_error_code as u32) << 24;
         w[1] = self.tunnel_id;
         w[2] = self.icmp_errors;
+        w[11] = self.seg_start;
         for i in 0..4 {
             w[3 + i] = u32::from_le_bytes(self.outer_src_ip[i * 4..i * 4 + 4].try_into().unwrap());
             w[7 + i] = u32::from_le_bytes(self.outer_dst_ip[i * 4..i * 4 + 4].try_into().unwrap());
@@ -152,6 +158,7 @@ impl Cold {
             icmp_errors: w[2],
             icmp_error_type: (w[0] >> 16) as u8,
             icmp_error_code: (w[0] >> 24) as u8,
+            seg_start: w[11],
             ..Cold::default()
         };
         for i in 0..4 {
@@ -436,8 +443,6 @@ struct Flow {
     l4a: u32,
     l4b: u32,
     meta: [DirMeta; 2],
-    /// Start of the current segment (the active timeout runs from here).
-    seg_start: u32,
     next_report: u32,
     /// Handshake RTTs (ns); while the handshake is pending one of them holds a timestamp
     /// (see `HS_PENDING`).
@@ -448,7 +453,9 @@ struct Flow {
     segment: u16,
     /// Report list link; a free entry's `rep.next` links the free list.
     rep: Link,
-    id: u64,
+    /// Flows this slot has held, this one included: with the slot, the flow id (see
+    /// `Shard::flow_id`). Kept when the slot is freed.
+    gen: u32,
 }
 
 /// The part of an entry a packet reads or writes (see [`Flow`]).
@@ -522,7 +529,6 @@ pub struct Shard {
     /// No timer is due before this time (may be early, never late): lets `update` run the
     /// timers exactly when a packet's time crosses a due time, with one compare per packet.
     deadline: u64,
-    next_seq: u64,
     stats: ShardStats,
 }
 
@@ -558,7 +564,6 @@ impl Shard {
             rep: List::default(),
             now: 0,
             deadline: u64::MAX,
-            next_seq: 0,
             stats: ShardStats::default(),
             prefetch: false,
         };
@@ -804,7 +809,6 @@ impl Shard {
         let synack_first = !self.cfg.compat_ndpi
             && m.proto == 6
             && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN | TCP_ACK;
-        self.next_seq += 1;
         let class = match m.proto {
             6 => Class::Tcp,
             17 => Class::Udp,
@@ -814,7 +818,7 @@ impl Shard {
         let init_is_lo = src_is_lo != synack_first;
         let mut f = Flow {
             key,
-            id: (self.cfg.worker as u64) << 56 | self.next_seq,
+            gen: self.flows[slot as usize].gen.wrapping_add(1),
             base_ms: now / MS,
             class: class as u8,
             bits: IN_USE | if init_is_lo { INIT_IS_LO } else { 0 },
@@ -1137,7 +1141,16 @@ impl Shard {
             0 => idle,
             _ if f.closed() => idle,
             // The segment start is a whole ms: the ceiling of the sum is the sum of the ceilings.
-            act => idle.min(f.base_ms + f.seg_start as u64 + act.div_ceil(MS)),
+            act => idle.min(f.base_ms + self.seg_start(slot) as u64 + act.div_ceil(MS)),
+        }
+    }
+
+    /// Where flow `slot`'s current segment starts (ms offset): 0 unless it has been split.
+    fn seg_start(&self, slot: u32) -> u32 {
+        if self.flows[slot as usize].has(COLD) {
+            self.cold[slot as usize][11]
+        } else {
+            0
         }
     }
 
@@ -1203,15 +1216,18 @@ impl Shard {
                 f.l4a = 0;
             }
         }
-        if f.has(COLD) {
-            // ICMP errors count per segment, like the packet counters; the tunnel stays.
-            let mut c = Cold::from_words(&self.cold[slot as usize]);
-            c.icmp_errors = 0;
-            c.icmp_error_type = 0;
-            c.icmp_error_code = 0;
-            self.cold[slot as usize] = c.to_words();
-        }
-        f.seg_start = f.off(now);
+        // ICMP errors count per segment, like the packet counters; the tunnel stays.
+        let mut c = if f.has(COLD) {
+            Cold::from_words(&self.cold[slot as usize])
+        } else {
+            Cold::default()
+        };
+        c.icmp_errors = 0;
+        c.icmp_error_type = 0;
+        c.icmp_error_code = 0;
+        c.seg_start = f.off(now);
+        self.cold[slot as usize] = c.to_words();
+        f.bits |= COLD;
         f.segment = f.segment.saturating_add(1);
         f.bits |= UNCOUNTED;
         if f.key.proto() == 6 {
@@ -1251,7 +1267,7 @@ impl Shard {
         let f = &mut self.flows[slot as usize];
         let base = f.base_ms;
         let k = &f.key;
-        out.flow_id = f.id;
+        out.flow_id = (self.cfg.worker as u64) << 56 | (f.gen as u64) << 24 | slot as u64;
         out.ip_version = k.ip_version();
         out.proto = k.proto();
         out.vlan = k.vlan();
@@ -1387,7 +1403,7 @@ impl Shard {
                 continue;
             }
             let f = &self.flows[s as usize];
-            if act > 0 && !f.closed() && f.at(f.seg_start).saturating_add(act) <= now {
+            if act > 0 && !f.closed() && f.at(self.seg_start(s)).saturating_add(act) <= now {
                 self.split(s, now, sink);
             }
             self.file(s);
@@ -2231,6 +2247,7 @@ mod tests {
             icmp_errors: 7,
             icmp_error_type: 11,
             icmp_error_code: 1,
+            seg_start: 0x1234_5678,
         };
         assert_eq!(Cold::from_words(&c.to_words()), c);
         assert_eq!(Cold::from_words(&[0; COLD_WORDS]), Cold::default());
