@@ -28,8 +28,10 @@ pub struct TimestampField {
 
 impl TimestampField {
     /// Look up the registered RX timestamp field and flag (registered by a PMD when the
-    /// `RTE_ETH_RX_OFFLOAD_TIMESTAMP` offload is configured). None when not registered.
-    pub fn lookup() -> Option<TimestampField> {
+    /// `RTE_ETH_RX_OFFLOAD_TIMESTAMP` offload is configured). None when not registered. Takes
+    /// the EAL as proof it is initialised: the registry lives in EAL shared memory (called
+    /// without it, the lookup tried to reserve a memzone and logged two EAL errors).
+    pub fn lookup(_eal: &super::eal::Eal) -> Option<TimestampField> {
         let field = CString::new("rte_dynfield_timestamp").ok()?;
         let flag = CString::new("rte_dynflag_rx_timestamp").ok()?;
         // SAFETY: lookups by NUL-terminated name; a NULL params pointer is allowed.

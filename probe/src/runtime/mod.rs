@@ -388,10 +388,11 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     }
     // net_pcap stamps every mbuf with the capture time through the registered dynamic field even
     // though it does not advertise the offload; other PMDs register it when the offload is on.
-    let ts_field = if (captures.is_some() && !offline) || ports.iter().all(|p| p.timestamps) {
-        TimestampField::lookup()
-    } else {
-        None
+    let ts_field = match &eal {
+        Some(e) if captures.is_some() || ports.iter().all(|p| p.timestamps) => {
+            TimestampField::lookup(e)
+        }
+        _ => None,
     };
     if offline {
         // Same interface name as the vdev path: the digests (and so the records) are identical.
