@@ -832,8 +832,25 @@ struct Chunk {
     index: Vec<(u64, u32, u64)>,
 }
 
-/// Bytes a [`ClassicFeed`] can replay in place (a file mapping, or memory in tests).
-pub type SharedBytes = std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>;
+/// Bytes a [`ClassicFeed`] can replay in place: a file mapping, or memory.
+pub trait InPlace: AsRef<[u8]> + Send + Sync {
+    /// Where the bytes were found cut (a file truncated under its mapping): from there they
+    /// read as zeros.
+    fn cut(&self) -> Option<usize> {
+        None
+    }
+}
+
+impl InPlace for Vec<u8> {}
+
+impl InPlace for crate::dpdk::mapped::Mapped {
+    fn cut(&self) -> Option<usize> {
+        self.truncated_at()
+    }
+}
+
+/// Shared [`InPlace`] bytes.
+pub type SharedBytes = std::sync::Arc<dyn InPlace>;
 
 /// Packets per chunk of a mapped feed (its chunks carry only the index), and chunks in flight:
 /// up to 256k packets indexed ahead (6 MB), so the walk gets well ahead while the replay starts.
@@ -1061,6 +1078,17 @@ impl ClassicFeed {
             let b: &[u8] = (*walked).as_ref();
             c.index.clear();
             let err = walk_records(b, &mut at, e, nanosecond, &mut c.index, FEED_INDEX);
+            // A file truncated under the mapping reads zeros past the cut (see `Mapped`): keep
+            // the packets before it and end with an error, not with records made of zeros.
+            if let Some(cut) = walked.cut() {
+                c.index
+                    .retain(|&(off, len, _)| off + len as u64 <= cut as u64);
+                let e = io::Error::other(format!(
+                    "truncated while being read (at byte {cut} of {}): the packets after it are missing",
+                    b.len()
+                ));
+                return (Some(e), true);
+            }
             (err, at == b.len())
         };
         let feed = Self::spawn("pcap-index", cpu, MAPPED_DEPTH, FEED_INDEX, linktype, fill)?;
@@ -1849,6 +1877,46 @@ mod tests {
                 Err(e) => return (got, Some(e.to_string())),
             }
         }
+    }
+
+    /// A capture truncated while it is mapped: no SIGBUS, the packets before the cut and then an
+    /// error that says so (not records made of the zeros the mapping reads past the cut).
+    #[test]
+    fn mapped_capture_truncated_under_the_replay_ends_with_an_error() {
+        let mut w = PcapWriter::new(Vec::new(), LINKTYPE_ETHERNET, false, MAX_CAPLEN).unwrap();
+        for i in 0..3000u32 {
+            w.write_packet(
+                1_767_225_600_000_000_000 + u64::from(i),
+                &vec![i as u8; 300 + i as usize % 200],
+            )
+            .unwrap();
+        }
+        let file = w.into_inner();
+        let p = std::env::temp_dir().join(format!("flowprobe-cut-{}.pcap", std::process::id()));
+        std::fs::write(&p, &file).unwrap();
+        let m = crate::dpdk::mapped::Mapped::open(&p).unwrap().unwrap();
+        let cut = file.len() / 3 + 123;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(cut as u64)
+            .unwrap();
+        let feed = ClassicFeed::start_mapped(std::sync::Arc::new(m), None)
+            .unwrap()
+            .unwrap();
+        let (got, err) = feed_all(feed);
+        let want = reference(&file[..cut]);
+        assert!(want.0.len() > 500 && want.0.len() < 1500);
+        assert!(
+            got == want.0,
+            "{} packets, {} before the cut",
+            got.len(),
+            want.0.len()
+        );
+        let err = err.unwrap_or_default();
+        assert!(err.contains("truncated while being read"), "{err}");
+        std::fs::remove_file(&p).unwrap();
     }
 
     /// The read-ahead thread and the in-place walk hand over the same packets and the same final
