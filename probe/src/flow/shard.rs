@@ -871,9 +871,10 @@ impl Shard {
         {
             // Offsets or a packet counter about to overflow: split the segment first (rare).
             let ds = &f.dir[d];
-            if now_ms - f.base_ms >= MAX_OFF_MS
-                || ds.packets == u32::MAX
-                || ds.bytes() + frame_len as u64 > LOW48
+            // `|`, not `||`: one branch for the three tests.
+            if (now_ms - f.base_ms >= MAX_OFF_MS)
+                | (ds.packets == u32::MAX)
+                | (ds.bytes() + frame_len as u64 > LOW48)
             {
                 self.split(slot, now, sink);
                 f = &mut self.flows[slot as usize];
