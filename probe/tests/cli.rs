@@ -206,3 +206,68 @@ fn format_prefix_on_a_kafka_output_is_a_kafka_output() {
     assert_eq!(code, 1, "{err}");
     assert!(error_line(&err).contains("no.such.property"), "{err}");
 }
+
+/// The CPUs a task may run on, from /proc (`Cpus_allowed_list`, e.g. `0-1` or `1`).
+fn allowed_cpus(status: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+#[test]
+fn sink_threads_run_on_the_exporters_cpu() {
+    // A socket sink's sender thread must not float onto the workers' busy-polling CPUs: it is
+    // made on the exporter's CPU (the first one the probe may use) and inherits it.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let _ = std::io::copy(&mut s, &mut std::io::sink());
+        }
+    });
+    let mut child = Command::new("timeout")
+        .args(["-s", "KILL", "60", env!("CARGO_BIN_EXE_flowprobe")])
+        .args([
+            "--null",
+            "--duration",
+            "3s",
+            "--max-flows",
+            "1000",
+            "--no-huge",
+        ])
+        .args(["--metrics-listen", "off", "--output"])
+        .arg(format!("tcp://127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mine = allowed_cpus(&std::fs::read_to_string("/proc/self/status").unwrap());
+    let first: String = mine.chars().take_while(|c| c.is_ascii_digit()).collect();
+    // The probe runs under `timeout`: look at its children's threads.
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut seen = None;
+    while seen.is_none() && std::time::Instant::now() < deadline {
+        let pids = std::fs::read_to_string(&children).unwrap_or_default();
+        for pid in pids.split_whitespace() {
+            let tasks = std::fs::read_dir(format!("/proc/{pid}/task"));
+            for t in tasks.into_iter().flatten().flatten() {
+                let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+                if comm.trim() == "flowprobe-sink" {
+                    let st = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+                    seen = Some(allowed_cpus(&st));
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    assert_eq!(
+        seen.as_deref(),
+        Some(first.as_str()),
+        "the sink thread's CPUs (the probe's: {mine})"
+    );
+}

@@ -1,6 +1,7 @@
 //! The DPDK shell: safe wrappers over `dpdk-sys`. The only module where `unsafe` is allowed; every
 //! block states why it is sound. Nothing here knows about flows.
 
+pub mod affinity;
 pub mod eal;
 pub mod mapped;
 pub mod mbuf;

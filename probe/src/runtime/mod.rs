@@ -206,13 +206,17 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
         _ => None,
     };
     phase("captures checked");
-    // Open the output before EAL so a bad path fails fast with one line.
-    let mut outputs = Outputs::open(
-        &cfg.outputs,
-        &cfg.sink_options,
-        cfg.local_nets.clone(),
-        cfg.subnet_labels.clone(),
-    )?;
+    // Open the output before EAL so a bad path fails fast with one line. Threads the sinks start
+    // (socket senders, librdkafka's) are made on the exporter's CPU and inherit it: left free,
+    // they preempt the workers' busy-polling lcores.
+    let mut outputs = crate::dpdk::affinity::with_cpu(reader_cpu, || {
+        Outputs::open(
+            &cfg.outputs,
+            &cfg.sink_options,
+            cfg.local_nets.clone(),
+            cfg.subnet_labels.clone(),
+        )
+    })?;
 
     // Metrics endpoint before EAL: a bad address fails fast, and the HTTP thread is not pinned to
     // the main lcore's CPU.
