@@ -843,6 +843,7 @@ pub trait InPlace: AsRef<[u8]> + Send + Sync {
 
 impl InPlace for Vec<u8> {}
 
+#[cfg(feature = "dpdk")]
 impl InPlace for crate::dpdk::mapped::Mapped {
     fn cut(&self) -> Option<usize> {
         self.truncated_at()
@@ -1882,6 +1883,7 @@ mod tests {
     /// A capture truncated while it is mapped: no SIGBUS, the packets before the cut and then an
     /// error that says so (not records made of the zeros the mapping reads past the cut).
     #[test]
+    #[cfg(feature = "dpdk")]
     fn mapped_capture_truncated_under_the_replay_ends_with_an_error() {
         let mut w = PcapWriter::new(Vec::new(), LINKTYPE_ETHERNET, false, MAX_CAPLEN).unwrap();
         for i in 0..3000u32 {
