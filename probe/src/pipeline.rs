@@ -63,6 +63,10 @@ impl RecordOut for Vec<FlowRecord> {
 /// Packets [`Pipeline::burst`] handles in one pass (its stack arrays' size).
 pub const BURST_MAX: usize = 32;
 
+/// A burst's packet state (see [`Pipeline::burst`]): keyed, and the sender is the key's `lo`.
+const KEYED: u8 = 0x80;
+const KEYED_LO: u8 = 1;
+
 /// Records produced during a burst, handed to the ring in one call.
 pub const BATCH: usize = 64;
 
@@ -270,22 +274,25 @@ impl<O: RecordOut> Pipeline<O> {
             }
             let n = chunk.len().min(BURST_MAX);
             // Parse and key each packet in one pass: the key and hash prefetch the table now
-            // and key the update later. Keyed (`sides[i]` 1, or 2 when the sender is the key's
-            // `lo`; else 0): parsed and not a non-first fragment (those take their first
-            // fragment's ports in `meta`). One byte store a packet (bit masks across the loop
-            // were spilled around the parser's call). An unkeyed packet's hash stays 0:
-            // prefetching for it is harmless and cheaper than testing for it.
-            let mut res: [Result<(), ParseError>; BURST_MAX] = [Ok(()); BURST_MAX];
+            // and key the update later. `states[i]`: `KEYED` (with `KEYED_LO` set when the sender
+            // is the key's `lo`) when parsed and not a non-first fragment (those take their first
+            // fragment's ports in `meta`); else 0 when parsed, or 1 + the parse error. One byte
+            // store a keyed packet and no array of results (bit masks across the loop were
+            // spilled around the parser's call). An unkeyed packet's hash stays 0: prefetching
+            // for it is harmless and cheaper than testing for it.
             let mut keys = [FlowKey::default(); BURST_MAX];
             let mut hashes = [0u64; BURST_MAX];
-            let mut sides = [0u8; BURST_MAX];
+            let mut states = [0u8; BURST_MAX];
             for i in 0..n {
-                res[i] = parser.parse(chunk[i].0, &mut metas[i]);
-                if res[i].is_ok() && metas[i].frag_offset == 0 {
-                    let (key, l) = FlowKey::from_meta(&metas[i]);
-                    hashes[i] = key.hash64();
-                    keys[i] = key;
-                    sides[i] = 1 + u8::from(l);
+                match parser.parse(chunk[i].0, &mut metas[i]) {
+                    Ok(()) if metas[i].frag_offset == 0 => {
+                        let (key, l) = FlowKey::from_meta(&metas[i]);
+                        hashes[i] = key.hash64();
+                        keys[i] = key;
+                        states[i] = KEYED | u8::from(l);
+                    }
+                    Ok(()) => {}
+                    Err(e) => states[i] = 1 + e as u8,
                 }
             }
             // Buckets first, then (once those arrived) the entries they point to.
@@ -297,11 +304,16 @@ impl<O: RecordOut> Pipeline<O> {
             }
             for i in 0..n {
                 let (_, len, now) = chunk[i];
-                if sides[i] != 0 {
-                    let l = sides[i] == 2;
+                let s = states[i];
+                if s & KEYED != 0 {
+                    let l = s & KEYED_LO != 0;
                     self.meta_keyed(&metas[i], &keys[i], l, hashes[i], len, now);
                 } else {
-                    self.parsed(res[i], &metas[i], len, now);
+                    let r = match s.checked_sub(1) {
+                        None => Ok(()),
+                        Some(e) => Err(ParseError::ALL[usize::from(e)]),
+                    };
+                    self.parsed(r, &metas[i], len, now);
                 }
             }
         }
