@@ -131,19 +131,29 @@ impl<O: RecordOut> RecordSink for Batcher<O> {
 /// How a pipeline parses (see [`Pipeline::parser`]).
 #[derive(Clone, Copy)]
 struct Parser {
-    compat: bool,
+    /// Chosen once for the mode and link type: a packet costs one indirect call instead of
+    /// those two tests and a direct call.
+    parse: ParseFn,
     linktype: u32,
     decap: bool,
+}
+
+type ParseFn = fn(u32, &[u8], bool, &mut PacketMeta) -> Result<(), ParseError>;
+
+/// `--compat ndpi`: take packets into flows by nDPI's rules (see `compat`).
+fn parse_compat(linktype: u32, data: &[u8], _: bool, m: &mut PacketMeta) -> Result<(), ParseError> {
+    crate::compat::ndpi_parse_into(linktype, data, m).map_err(|i| i.reason())
+}
+
+/// Ethernet frames: the link type not tested again.
+fn parse_ethernet(_: u32, data: &[u8], decap: bool, m: &mut PacketMeta) -> Result<(), ParseError> {
+    parse::parse_ethernet_into(data, decap, m)
 }
 
 impl Parser {
     #[inline(always)]
     fn parse(self, data: &[u8], m: &mut PacketMeta) -> Result<(), ParseError> {
-        // `--compat ndpi`: take packets into flows by nDPI's rules (see `compat`).
-        if self.compat {
-            return crate::compat::ndpi_parse_into(self.linktype, data, m).map_err(|i| i.reason());
-        }
-        parse::parse_frame_into(self.linktype, data, self.decap, m)
+        (self.parse)(self.linktype, data, self.decap, m)
     }
 }
 
@@ -231,8 +241,15 @@ impl<O: RecordOut> Pipeline<O> {
     /// `self` they are loaded again after every update).
     #[inline]
     fn parser(&self) -> Parser {
+        let parse: ParseFn = if self.shard.config().compat_ndpi {
+            parse_compat
+        } else if self.linktype == LinkType::Ethernet.pcap() {
+            parse_ethernet
+        } else {
+            parse::parse_frame_into
+        };
         Parser {
-            compat: self.shard.config().compat_ndpi,
+            parse,
             linktype: self.linktype,
             decap: self.decap,
         }
