@@ -131,29 +131,40 @@ impl<O: RecordOut> RecordSink for Batcher<O> {
 /// How a pipeline parses (see [`Pipeline::parser`]).
 #[derive(Clone, Copy)]
 struct Parser {
-    /// Chosen once for the mode and link type: a packet costs one indirect call instead of
-    /// those two tests and a direct call.
+    /// Chosen once for the mode, the link type and decapsulation: a packet costs one indirect
+    /// call instead of tests of those and a direct call.
     parse: ParseFn,
     linktype: u32,
-    decap: bool,
 }
 
-type ParseFn = fn(u32, &[u8], bool, &mut PacketMeta) -> Result<(), ParseError>;
+type ParseFn = fn(u32, &[u8], &mut PacketMeta) -> Result<(), ParseError>;
 
 /// `--compat ndpi`: take packets into flows by nDPI's rules (see `compat`).
-fn parse_compat(linktype: u32, data: &[u8], _: bool, m: &mut PacketMeta) -> Result<(), ParseError> {
+fn parse_compat(linktype: u32, data: &[u8], m: &mut PacketMeta) -> Result<(), ParseError> {
     crate::compat::ndpi_parse_into(linktype, data, m).map_err(|i| i.reason())
 }
 
 /// Ethernet frames: the link type not tested again.
-fn parse_ethernet(_: u32, data: &[u8], decap: bool, m: &mut PacketMeta) -> Result<(), ParseError> {
-    parse::parse_ethernet_into(data, decap, m)
+fn parse_ethernet<const DECAP: bool>(
+    _: u32,
+    data: &[u8],
+    m: &mut PacketMeta,
+) -> Result<(), ParseError> {
+    parse::parse_ethernet_into(data, DECAP, m)
+}
+
+fn parse_other<const DECAP: bool>(
+    linktype: u32,
+    data: &[u8],
+    m: &mut PacketMeta,
+) -> Result<(), ParseError> {
+    parse::parse_frame_into(linktype, data, DECAP, m)
 }
 
 impl Parser {
     #[inline(always)]
     fn parse(self, data: &[u8], m: &mut PacketMeta) -> Result<(), ParseError> {
-        (self.parse)(self.linktype, data, self.decap, m)
+        (self.parse)(self.linktype, data, m)
     }
 }
 
@@ -241,17 +252,17 @@ impl<O: RecordOut> Pipeline<O> {
     /// `self` they are loaded again after every update).
     #[inline]
     fn parser(&self) -> Parser {
-        let parse: ParseFn = if self.shard.config().compat_ndpi {
-            parse_compat
-        } else if self.linktype == LinkType::Ethernet.pcap() {
-            parse_ethernet
-        } else {
-            parse::parse_frame_into
+        let ethernet = self.linktype == LinkType::Ethernet.pcap();
+        let parse: ParseFn = match (self.shard.config().compat_ndpi, ethernet, self.decap) {
+            (true, _, _) => parse_compat,
+            (false, true, true) => parse_ethernet::<true>,
+            (false, true, false) => parse_ethernet::<false>,
+            (false, false, true) => parse_other::<true>,
+            (false, false, false) => parse_other::<false>,
         };
         Parser {
             parse,
             linktype: self.linktype,
-            decap: self.decap,
         }
     }
 
