@@ -153,6 +153,7 @@ fn parse_ethernet<const DECAP: bool>(
     parse::parse_ethernet_into(data, DECAP, m)
 }
 
+/// Any other link type: the parser's own dispatch.
 fn parse_other<const DECAP: bool>(
     linktype: u32,
     data: &[u8],
