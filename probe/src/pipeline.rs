@@ -63,6 +63,10 @@ impl RecordOut for Vec<FlowRecord> {
 /// Packets [`Pipeline::burst`] handles in one pass (its stack arrays' size).
 pub const BURST_MAX: usize = 32;
 
+/// A burst's packet state (see [`Pipeline::burst`]): keyed, and the sender is the key's `lo`.
+const KEYED: u8 = 0x80;
+const KEYED_LO: u8 = 1;
+
 /// Records produced during a burst, handed to the ring in one call.
 pub const BATCH: usize = 64;
 
@@ -127,19 +131,41 @@ impl<O: RecordOut> RecordSink for Batcher<O> {
 /// How a pipeline parses (see [`Pipeline::parser`]).
 #[derive(Clone, Copy)]
 struct Parser {
-    compat: bool,
+    /// Chosen once for the mode, the link type and decapsulation: a packet costs one indirect
+    /// call instead of tests of those and a direct call.
+    parse: ParseFn,
     linktype: u32,
-    decap: bool,
+}
+
+type ParseFn = fn(u32, &[u8], &mut PacketMeta) -> Result<(), ParseError>;
+
+/// `--compat ndpi`: take packets into flows by nDPI's rules (see `compat`).
+fn parse_compat(linktype: u32, data: &[u8], m: &mut PacketMeta) -> Result<(), ParseError> {
+    crate::compat::ndpi_parse_into(linktype, data, m).map_err(|i| i.reason())
+}
+
+/// Ethernet frames: the link type not tested again.
+fn parse_ethernet<const DECAP: bool>(
+    _: u32,
+    data: &[u8],
+    m: &mut PacketMeta,
+) -> Result<(), ParseError> {
+    parse::parse_ethernet_into(data, DECAP, m)
+}
+
+/// Any other link type: the parser's own dispatch.
+fn parse_other<const DECAP: bool>(
+    linktype: u32,
+    data: &[u8],
+    m: &mut PacketMeta,
+) -> Result<(), ParseError> {
+    parse::parse_frame_into(linktype, data, DECAP, m)
 }
 
 impl Parser {
     #[inline(always)]
     fn parse(self, data: &[u8], m: &mut PacketMeta) -> Result<(), ParseError> {
-        // `--compat ndpi`: take packets into flows by nDPI's rules (see `compat`).
-        if self.compat {
-            return crate::compat::ndpi_parse_into(self.linktype, data, m).map_err(|i| i.reason());
-        }
-        parse::parse_frame_into(self.linktype, data, self.decap, m)
+        (self.parse)(self.linktype, data, m)
     }
 }
 
@@ -152,9 +178,14 @@ pub struct Pipeline<O: RecordOut> {
     decap: bool,
     /// Packets handed to the pipeline.
     pub rx_packets: u64,
-    pub rx_bytes: u64,
     /// Packets not attributed to any flow, by reason.
     pub unmatched: [u64; UNMATCHED_REASONS],
+    /// Bytes of the packets handed to the pipeline. Declared apart from `rx_packets` so they are
+    /// not adjacent (rustc keeps fields of one alignment in order, though it does not promise
+    /// to): adjacent, the two increments were made one vector add (a constant, an insert, and a
+    /// spill and reload of the vector for the shard's own pair), ~2 instructions a packet more
+    /// than two adds to memory.
+    pub rx_bytes: u64,
     /// Parse results of the burst being processed (reused: no per-burst initialisation).
     /// Taken out during a burst (so updating can borrow the pipeline) and put back after.
     metas: Option<Box<[PacketMeta; BURST_MAX]>>,
@@ -227,10 +258,17 @@ impl<O: RecordOut> Pipeline<O> {
     /// `self` they are loaded again after every update).
     #[inline]
     fn parser(&self) -> Parser {
+        let ethernet = self.linktype == LinkType::Ethernet.pcap();
+        let parse: ParseFn = match (self.shard.config().compat_ndpi, ethernet, self.decap) {
+            (true, _, _) => parse_compat,
+            (false, true, true) => parse_ethernet::<true>,
+            (false, true, false) => parse_ethernet::<false>,
+            (false, false, true) => parse_other::<true>,
+            (false, false, false) => parse_other::<false>,
+        };
         Parser {
-            compat: self.shard.config().compat_ndpi,
+            parse,
             linktype: self.linktype,
-            decap: self.decap,
         }
     }
 
@@ -270,22 +308,25 @@ impl<O: RecordOut> Pipeline<O> {
             }
             let n = chunk.len().min(BURST_MAX);
             // Parse and key each packet in one pass: the key and hash prefetch the table now
-            // and key the update later. Keyed (`sides[i]` 1, or 2 when the sender is the key's
-            // `lo`; else 0): parsed and not a non-first fragment (those take their first
-            // fragment's ports in `meta`). One byte store a packet (bit masks across the loop
-            // were spilled around the parser's call). An unkeyed packet's hash stays 0:
-            // prefetching for it is harmless and cheaper than testing for it.
-            let mut res: [Result<(), ParseError>; BURST_MAX] = [Ok(()); BURST_MAX];
+            // and key the update later. `states[i]`: `KEYED` (with `KEYED_LO` set when the sender
+            // is the key's `lo`) when parsed and not a non-first fragment (those take their first
+            // fragment's ports in `meta`); else 0 when parsed, or 1 + the parse error. One byte
+            // store a keyed packet and no array of results (bit masks across the loop were
+            // spilled around the parser's call). An unkeyed packet's hash stays 0: prefetching
+            // for it is harmless and cheaper than testing for it.
             let mut keys = [FlowKey::default(); BURST_MAX];
             let mut hashes = [0u64; BURST_MAX];
-            let mut sides = [0u8; BURST_MAX];
+            let mut states = [0u8; BURST_MAX];
             for i in 0..n {
-                res[i] = parser.parse(chunk[i].0, &mut metas[i]);
-                if res[i].is_ok() && metas[i].frag_offset == 0 {
-                    let (key, l) = FlowKey::from_meta(&metas[i]);
-                    hashes[i] = key.hash64();
-                    keys[i] = key;
-                    sides[i] = 1 + u8::from(l);
+                match parser.parse(chunk[i].0, &mut metas[i]) {
+                    Ok(()) if metas[i].frag_offset == 0 => {
+                        let (key, l) = FlowKey::from_meta(&metas[i]);
+                        hashes[i] = key.hash64();
+                        keys[i] = key;
+                        states[i] = KEYED | u8::from(l);
+                    }
+                    Ok(()) => {}
+                    Err(e) => states[i] = 1 + e as u8,
                 }
             }
             // Buckets first, then (once those arrived) the entries they point to.
@@ -297,11 +338,16 @@ impl<O: RecordOut> Pipeline<O> {
             }
             for i in 0..n {
                 let (_, len, now) = chunk[i];
-                if sides[i] != 0 {
-                    let l = sides[i] == 2;
+                let s = states[i];
+                if s & KEYED != 0 {
+                    let l = s & KEYED_LO != 0;
                     self.meta_keyed(&metas[i], &keys[i], l, hashes[i], len, now);
                 } else {
-                    self.parsed(res[i], &metas[i], len, now);
+                    let r = match s.checked_sub(1) {
+                        None => Ok(()),
+                        Some(e) => Err(ParseError::ALL[usize::from(e)]),
+                    };
+                    self.parsed(r, &metas[i], len, now);
                 }
             }
         }

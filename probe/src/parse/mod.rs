@@ -290,6 +290,17 @@ pub fn parse_frame_into(
     general(linktype, cap(frame), decap, meta)
 }
 
+/// [`parse_frame_into`] for an Ethernet frame (`linktype` 1), for a caller that tested the link
+/// type once for many frames.
+#[inline]
+pub fn parse_ethernet_into(
+    frame: &[u8],
+    decap: bool,
+    meta: &mut PacketMeta,
+) -> Result<(), ParseError> {
+    fast::parse(frame, decap, meta)
+}
+
 /// Headers are never this deep in a real frame; the cap keeps every offset within u16 (a
 /// header crossing it reads as truncated), and the payload beyond is never read anyway.
 #[inline(always)]
