@@ -305,7 +305,11 @@ fn real_prometheus_scrapes_and_answers_promql() {
             }
         }
     };
-    let _ = prom.kill();
+    // SIGTERM to `timeout`, which passes it on to prometheus: SIGKILL would end `timeout` alone
+    // and leave prometheus running with nobody to stop it.
+    let _ = Command::new("kill")
+        .args(["-TERM", &prom.id().to_string()])
+        .status();
     let _ = prom.wait();
     p.stop();
     assert_eq!(
