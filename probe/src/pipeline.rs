@@ -66,6 +66,8 @@ pub const BURST_MAX: usize = 32;
 /// A burst's packet state (see [`Pipeline::burst`]): keyed, and the sender is the key's `lo`.
 const KEYED: u8 = 0x80;
 const KEYED_LO: u8 = 1;
+// An unkeyed packet's state is 1 + its parse error: below `KEYED`.
+const _: () = assert!(ParseError::COUNT < KEYED as usize);
 
 /// Records produced during a burst, handed to the ring in one call.
 pub const BATCH: usize = 64;
