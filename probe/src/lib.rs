@@ -19,6 +19,11 @@ pub mod metrics;
 pub mod parse;
 pub mod pcapfile;
 pub mod pipeline;
+/// Power-of-two tables indexed without bounds checks (see the module): `unsafe` kept beside the
+/// DPDK layer's, built with or without DPDK.
+#[allow(unsafe_code)]
+#[path = "dpdk/pow2.rs"]
+pub mod pow2;
 /// Prefetch hints for the packet path: the pure core's only `unsafe`, kept beside the DPDK
 /// layer's and built with or without DPDK.
 #[allow(unsafe_code)]

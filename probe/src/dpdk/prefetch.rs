@@ -50,6 +50,14 @@ pub fn bytes_of<T>(p: &T, n: usize) {
     span(p as *const T as usize, n.min(std::mem::size_of::<T>()));
 }
 
+/// [`bytes_of`] for element `i` of `v`, which may lie past its end (the address is computed,
+/// never dereferenced): prefetching a slot a hash bucket names needs no bounds check.
+#[inline(always)]
+pub fn element<T>(v: &[T], i: usize, n: usize) {
+    let a = (v.as_ptr() as usize).wrapping_add(i.wrapping_mul(std::mem::size_of::<T>()));
+    span(a, n.min(std::mem::size_of::<T>()));
+}
+
 /// [`line`] for the first `n` bytes of a packet (the headers the parser reads; `n` ≤ 256),
 /// whatever its length: lines past a short packet's end are harmless to ask for, cheaper than
 /// the check.

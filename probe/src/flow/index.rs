@@ -13,8 +13,11 @@
 //! flow's hash (the shard rehashes the entry's key: a deletion shifts one or two buckets at this
 //! load, an 8-byte bucket with its home in the tag cost 8 more bytes a flow on every flow).
 
+use crate::pow2::Pow2;
+
 pub struct Index {
-    buckets: Vec<u32>,
+    /// Indexed modulo its length: probes need no bounds checks.
+    buckets: Pow2<u32>,
     mask: usize,
     /// `64 - log2(buckets)`.
     shift: u32,
@@ -43,7 +46,7 @@ impl Index {
             *b = 0; // one write per 4 KiB page
         }
         Index {
-            buckets,
+            buckets: Pow2::from_vec(buckets),
             mask: nb - 1,
             shift: 64 - nb.trailing_zeros(),
         }
@@ -77,13 +80,13 @@ impl Index {
     /// Prefetch the home bucket of `h`.
     #[inline]
     pub fn prefetch(&self, h: u64) {
-        crate::prefetch::line(&self.buckets[self.home(h)]);
+        crate::prefetch::line(self.buckets.at(self.home(h)));
     }
 
     /// The slot in the home bucket of `h`, if any: a likely match, for prefetching its entry.
     #[inline]
     pub fn home_slot(&self, h: u64) -> Option<u32> {
-        let b = self.buckets[self.home(h)];
+        let b = self.buckets.get(self.home(h));
         (b != 0).then(|| self.slot_of(b))
     }
 
@@ -93,7 +96,7 @@ impl Index {
     #[inline(always)]
     pub fn candidate(&self, tag: u32, mut i: usize) -> Option<(u32, usize)> {
         loop {
-            let b = self.buckets[i];
+            let b = self.buckets.get(i);
             if b == 0 {
                 return None;
             }
@@ -123,10 +126,10 @@ impl Index {
     #[inline(never)]
     pub fn insert(&mut self, h: u64, slot: u32) {
         let mut i = self.home(h);
-        while self.buckets[i] != 0 {
+        while self.buckets.get(i) != 0 {
             i = self.next(i);
         }
-        self.buckets[i] = self.bucket_of(h, slot);
+        self.buckets.set(i, self.bucket_of(h, slot));
     }
 
     /// Remove `slot` (stored with hash `h`); `hash_of(s)` is the hash of the flow in slot `s`.
@@ -135,8 +138,8 @@ impl Index {
     pub fn remove(&mut self, h: u64, slot: u32, hash_of: impl Fn(u32) -> u64) {
         let want = self.bucket_of(h, slot);
         let mut i = self.home(h);
-        while self.buckets[i] != want {
-            debug_assert!(self.buckets[i] != 0, "flow missing from index");
+        while self.buckets.get(i) != want {
+            debug_assert!(self.buckets.get(i) != 0, "flow missing from index");
             i = self.next(i);
         }
         // Backward-shift deletion: pull later members of the cluster into the hole when their home
@@ -145,7 +148,7 @@ impl Index {
         let mut j = i;
         loop {
             j = self.next(j);
-            let b = self.buckets[j];
+            let b = self.buckets.get(j);
             if b == 0 {
                 break;
             }
@@ -153,11 +156,11 @@ impl Index {
             let dist_home = j.wrapping_sub(home) & self.mask;
             let dist_hole = j.wrapping_sub(hole) & self.mask;
             if dist_home >= dist_hole {
-                self.buckets[hole] = b;
+                self.buckets.set(hole, b);
                 hole = j;
             }
         }
-        self.buckets[hole] = 0;
+        self.buckets.set(hole, 0);
     }
 }
 
@@ -210,7 +213,7 @@ mod tests {
             }
             let mut seen = 0;
             for j in 0..nb {
-                let b = ix.buckets[j];
+                let b = ix.buckets.get(j);
                 if b == 0 {
                     continue;
                 }
@@ -219,7 +222,7 @@ mod tests {
                 assert!(live.contains(&s));
                 let mut i = ix.home(hashes[s as usize]);
                 while i != j {
-                    assert_ne!(ix.buckets[i], 0, "bucket {j} cut off from its home");
+                    assert_ne!(ix.buckets.get(i), 0, "bucket {j} cut off from its home");
                     i = ix.next(i);
                 }
             }

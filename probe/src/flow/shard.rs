@@ -755,7 +755,7 @@ impl Shard {
     #[inline]
     pub fn prefetch_entry(&self, h: u64) {
         if let Some(s) = self.index.home_slot(h) {
-            crate::prefetch::bytes_of(&self.flows[s as usize], HOT_BYTES);
+            crate::prefetch::element(&self.flows, s as usize, HOT_BYTES);
         }
     }
 
