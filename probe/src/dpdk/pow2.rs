@@ -28,6 +28,12 @@ impl<T: Copy> Pow2<T> {
         false
     }
 
+    /// `len() - 1`: an index modulo the length is `i & mask()`.
+    #[inline(always)]
+    pub fn mask(&self) -> usize {
+        self.mask
+    }
+
     /// Entry `i` modulo the length.
     #[inline(always)]
     pub fn get(&self, i: usize) -> T {

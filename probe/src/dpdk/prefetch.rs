@@ -44,14 +44,9 @@ fn span(a: usize, n: usize) {
     at(a + n - 1);
 }
 
-/// [`line`] for every cache line of the first `n` bytes of `*p` (`n` ≤ 256).
-#[inline(always)]
-pub fn bytes_of<T>(p: &T, n: usize) {
-    span(p as *const T as usize, n.min(std::mem::size_of::<T>()));
-}
-
-/// [`bytes_of`] for element `i` of `v`, which may lie past its end (the address is computed,
-/// never dereferenced): prefetching a slot a hash bucket names needs no bounds check.
+/// [`line`] for every cache line of the first `n` bytes (`n` ≤ 256) of element `i` of `v`,
+/// which may lie past its end (the address is computed, never dereferenced): prefetching a slot
+/// a hash bucket names needs no bounds check.
 #[inline(always)]
 pub fn element<T>(v: &[T], i: usize, n: usize) {
     let a = (v.as_ptr() as usize).wrapping_add(i.wrapping_mul(std::mem::size_of::<T>()));

@@ -18,7 +18,6 @@ use crate::pow2::Pow2;
 pub struct Index {
     /// Indexed modulo its length: probes need no bounds checks.
     buckets: Pow2<u32>,
-    mask: usize,
     /// `64 - log2(buckets)`.
     shift: u32,
 }
@@ -47,7 +46,6 @@ impl Index {
         }
         Index {
             buckets: Pow2::from_vec(buckets),
-            mask: nb - 1,
             shift: 64 - nb.trailing_zeros(),
         }
     }
@@ -62,9 +60,10 @@ impl Index {
         (h >> self.shift) as usize
     }
 
+    /// The bucket after `i`, wrapping at the end.
     #[inline(always)]
-    fn next(&self, i: usize) -> usize {
-        (i + 1) & self.mask
+    pub fn next(&self, i: usize) -> usize {
+        (i + 1) & self.buckets.mask()
     }
 
     #[inline(always)]
@@ -92,7 +91,7 @@ impl Index {
 
     /// The first candidate for hash `h` at or after bucket `i` (start at [`Index::start`]):
     /// `Some((slot, i))` whose tag matches (the caller compares keys and, if they differ,
-    /// continues at `after(i)`), `None` at the empty bucket that ends the cluster.
+    /// continues at `next(i)`), `None` at the empty bucket that ends the cluster.
     #[inline(always)]
     pub fn candidate(&self, tag: u32, mut i: usize) -> Option<(u32, usize)> {
         loop {
@@ -114,12 +113,6 @@ impl Index {
     #[inline(always)]
     pub fn start(&self, h: u64) -> (u32, usize) {
         (h as u32 & !SLOT_MASK, self.home(h))
-    }
-
-    /// The bucket after `i`.
-    #[inline(always)]
-    pub fn after(&self, i: usize) -> usize {
-        self.next(i)
     }
 
     /// Add `slot` under hash `h` (not present yet): the first empty bucket from its home.
@@ -153,8 +146,9 @@ impl Index {
                 break;
             }
             let home = self.home(hash_of(self.slot_of(b)));
-            let dist_home = j.wrapping_sub(home) & self.mask;
-            let dist_hole = j.wrapping_sub(hole) & self.mask;
+            let mask = self.buckets.mask();
+            let dist_home = j.wrapping_sub(home) & mask;
+            let dist_hole = j.wrapping_sub(hole) & mask;
             if dist_home >= dist_hole {
                 self.buckets.set(hole, b);
                 hole = j;
@@ -174,7 +168,7 @@ mod tests {
             if is(s) {
                 return Some(s);
             }
-            i = ix.after(at);
+            i = ix.next(at);
         }
         None
     }

@@ -102,6 +102,8 @@ const COLD: u8 = 128;
 
 /// Words of one cold entry: see [`Cold`].
 const COLD_WORDS: usize = 12;
+/// The cold word holding `Cold::seg_start` (read alone when filing a flow in the wheel).
+const COLD_SEG_START: usize = 11;
 
 /// Per-flow data most flows never have, kept out of the entry: the outermost tunnel (set from the
 /// flow's first packet; a later packet of the same inner flow in another tunnel does not change
@@ -142,7 +144,7 @@ impl Cold {
             | (self.icmp_error_code as u32) << 24;
         w[1] = self.tunnel_id;
         w[2] = self.icmp_errors;
-        w[11] = self.seg_start;
+        w[COLD_SEG_START] = self.seg_start;
         for i in 0..4 {
             w[3 + i] = u32::from_le_bytes(self.outer_src_ip[i * 4..i * 4 + 4].try_into().unwrap());
             w[7 + i] = u32::from_le_bytes(self.outer_dst_ip[i * 4..i * 4 + 4].try_into().unwrap());
@@ -158,7 +160,7 @@ impl Cold {
             icmp_errors: w[2],
             icmp_error_type: (w[0] >> 16) as u8,
             icmp_error_code: (w[0] >> 24) as u8,
-            seg_start: w[11],
+            seg_start: w[COLD_SEG_START],
             ..Cold::default()
         };
         for i in 0..4 {
@@ -454,7 +456,7 @@ struct Flow {
     /// Report list link; a free entry's `rep.next` links the free list.
     rep: Link,
     /// Flows this slot has held, this one included: with the slot, the flow id (see
-    /// `Shard::flow_id`). Kept when the slot is freed.
+    /// `Shard::record`). Kept when the slot is freed.
     gen: u32,
 }
 
@@ -770,7 +772,7 @@ impl Shard {
             if self.flows[s as usize].key == *key {
                 return Ok(s);
             }
-            i = self.index.after(at);
+            i = self.index.next(at);
         }
     }
 
@@ -1133,25 +1135,28 @@ impl Shard {
     /// horizon's slot is FIFO with a second chance: the longest idle goes first).
     #[inline]
     fn check_ms(&self, slot: u32) -> u64 {
-        let f = &self.flows[slot as usize];
-        let idle = match self.due(slot) {
+        match self.due(slot).min(self.segment_due(slot)) {
             u64::MAX => u64::MAX,
             due => due.div_ceil(MS),
-        };
-        match self.cfg.active_timeout_ns {
-            0 => idle,
-            _ if f.closed() => idle,
-            // The segment start is a whole ms: the ceiling of the sum is the sum of the ceilings.
-            act => idle.min(f.base_ms + self.seg_start(slot) as u64 + act.div_ceil(MS)),
         }
     }
 
-    /// Where flow `slot`'s current segment starts (ms offset): 0 unless it has been split.
-    fn seg_start(&self, slot: u32) -> u32 {
-        if self.flows[slot as usize].has(COLD) {
-            self.cold[slot as usize][11]
-        } else {
-            0
+    /// When flow `slot`'s segment is due to be split (ns): its start plus the active timeout
+    /// (`u64::MAX`: no active timeout, or the flow is closed and only lingers).
+    fn segment_due(&self, slot: u32) -> u64 {
+        let f = &self.flows[slot as usize];
+        match self.cfg.active_timeout_ns {
+            0 => u64::MAX,
+            _ if f.closed() => u64::MAX,
+            act => {
+                // The segment start: offset 0 unless the flow has been split (cold entry).
+                let start = if f.has(COLD) {
+                    self.cold[slot as usize][COLD_SEG_START]
+                } else {
+                    0
+                };
+                f.at(start).saturating_add(act)
+            }
         }
     }
 
@@ -1396,15 +1401,13 @@ impl Shard {
         // come; an idle-due flow ends, one whose segment is due is split (before the reports
         // below: the end record carries the segment's last delta), and the others (packets
         // since they were filed) are filed again under their next due time.
-        let act = self.cfg.active_timeout_ns;
         while let Some(s) = self.wheel.next_due(now / MS) {
             if self.due(s) <= now {
                 let reason = self.end_reason(s, EndReason::Expired);
                 self.end(s, reason, sink);
                 continue;
             }
-            let f = &self.flows[s as usize];
-            if act > 0 && !f.closed() && f.at(self.seg_start(s)).saturating_add(act) <= now {
+            if self.segment_due(s) <= now {
                 self.split(s, now, sink);
             }
             self.file(s);

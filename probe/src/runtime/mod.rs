@@ -408,15 +408,17 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     }
 
     let nworkers = placements.len();
-    let max_shard = crate::flow::shard::MAX_SHARD_CAPACITY as u64;
-    if cfg.max_flows / nworkers as u64 > max_shard {
-        return Err(format!(
-            "--max-flows {} over {nworkers} worker(s) exceeds {max_shard} flows per worker: \
-             lower it or add workers (RX queues)",
-            cfg.max_flows
-        ));
-    }
-    let per_worker = (cfg.max_flows / nworkers as u64).max(1) as u32;
+    let max_shard = crate::flow::shard::MAX_SHARD_CAPACITY;
+    let per_worker = match u32::try_from((cfg.max_flows / nworkers as u64).max(1)) {
+        Ok(n) if n <= max_shard => n,
+        _ => {
+            return Err(format!(
+                "--max-flows {} over {nworkers} worker(s) exceeds {max_shard} flows per worker: \
+                 lower it or add workers (RX queues)",
+                cfg.max_flows
+            ))
+        }
+    };
     let stop = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register_conditional_shutdown(
         signal_hook::consts::SIGINT,
