@@ -42,6 +42,34 @@ fn encode(c: &mut Criterion) {
             out.len()
         })
     });
+    // A ring burst of 64 mixed records (ports, kinds, versions vary) one by one and as a burst
+    // (digests first): per-record cost is the time / 64.
+    let burst: Vec<_> = (0..64u16)
+        .map(|i| {
+            let kind = [RecordKind::End, RecordKind::Start, RecordKind::Stats][usize::from(i % 3)];
+            let mut r = sample_record(kind, i % 8 == 7);
+            r.init_port = 40000 + i;
+            r
+        })
+        .collect();
+    g.throughput(Throughput::Elements(burst.len() as u64));
+    g.bench_function("netify_64_one_by_one", |b| {
+        b.iter(|| {
+            out.clear();
+            for r in std::hint::black_box(&burst) {
+                enc.encode(r, &mut out);
+            }
+            out.len()
+        })
+    });
+    g.bench_function("netify_64_burst", |b| {
+        b.iter(|| {
+            out.clear();
+            enc.encode_burst(std::hint::black_box(&burst), &mut out);
+            out.len()
+        })
+    });
+    g.throughput(Throughput::Elements(1));
     g.bench_function("netobserv_start_1_line", |b| {
         b.iter(|| {
             out.clear();

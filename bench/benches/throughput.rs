@@ -231,9 +231,7 @@ fn probe(
                     std::thread::sleep(Duration::from_millis(1));
                     continue;
                 }
-                for r in &buf[..n] {
-                    enc.encode(r, &mut out);
-                }
+                enc.encode_burst(&buf[..n], &mut out);
                 if out.len() > 1 << 19 {
                     out.clear();
                 }

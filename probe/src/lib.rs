@@ -31,6 +31,11 @@ pub mod pow2;
 pub mod prefetch;
 #[cfg(feature = "dpdk")]
 pub mod runtime;
+/// Two SHA-1 blocks at once with the SHA extensions (Netify's flow digest): `unsafe` SIMD kept
+/// beside the DPDK layer's, built with or without DPDK.
+#[allow(unsafe_code)]
+#[path = "dpdk/sha1x2.rs"]
+pub mod sha1x2;
 pub mod synth;
 
 /// The Kafka client, for the integration tests' consumer (a dev-dependency would build librdkafka

@@ -549,7 +549,25 @@ fn tcp_collector_restart_mid_replay_accounts_every_record() {
             ..Default::default()
         },
     );
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // A small receive window: the probe cannot have its whole output in the kernel's buffers
+    // (several MB on loopback) before the collector goes away, however late the collector
+    // thread runs, so the restart really is mid-replay.
+    let listener = {
+        use socket2::{Domain, Socket, Type};
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.set_recv_buffer_size(4096).unwrap();
+        // As std's bind does: the collector rebinds this port while the old connection lingers.
+        s.set_reuse_address(true).unwrap();
+        s.bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+        s.listen(16).unwrap();
+        TcpListener::from(s)
+    };
     let port = listener.local_addr().unwrap().port();
     let coll = std::thread::spawn(move || collector(listener, 200, Duration::from_millis(400)));
     let out = Command::new("timeout")

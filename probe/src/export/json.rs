@@ -107,12 +107,6 @@ pub(crate) fn boolean(out: &mut Vec<u8>, b: bool) {
     out.extend_from_slice(if b { b"true" } else { b"false" });
 }
 
-pub(crate) fn hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    let start = out.len();
-    out.resize(start + 2 * bytes.len(), 0);
-    hex_into(&mut out[start..], bytes);
-}
-
 /// `HEX2[2 * b..2 * b + 2]`: byte `b` in lowercase hex (one lookup per byte, not per nibble).
 const HEX2: [u8; 512] = {
     const H: &[u8; 16] = b"0123456789abcdef";
@@ -416,8 +410,8 @@ mod tests {
     #[test]
     fn hex_matches_format() {
         let bytes: Vec<u8> = (0..=255).collect();
-        let mut out = Vec::new();
-        hex(&mut out, &bytes);
+        let mut out = vec![0; 512];
+        hex_into(&mut out, &bytes);
         let want: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(out, want.as_bytes());
     }

@@ -102,23 +102,29 @@ impl Outputs {
         }
     }
 
-    /// Encode `r` in every format in use. `now_s` is the wall clock (NetObserv `TimeReceived`).
-    #[inline]
-    pub fn encode(&mut self, r: &FlowRecord, now_s: u64) {
-        if self.ipfix {
-            for s in self.sinks.iter_mut().filter(|s| s.format == Format::Ipfix) {
-                s.encode_ipfix(r, now_s);
+    /// Encode `rs` in every format in use, record after record. `now_s` is the wall clock
+    /// (NetObserv `TimeReceived`). Netify digests are computed two records at a time
+    /// ([`NetifyEncoder::digests`]).
+    pub fn encode_burst(&mut self, rs: &[FlowRecord], now_s: u64) {
+        for pair in rs.chunks(2) {
+            let digests = self.netify.as_ref().map(|(e, _)| e.digests(pair));
+            for (i, r) in pair.iter().enumerate() {
+                if self.ipfix {
+                    for s in self.sinks.iter_mut().filter(|s| s.format == Format::Ipfix) {
+                        s.encode_ipfix(r, now_s);
+                    }
+                }
+                let key = if self.keyed { flow_key(r) } else { 0 };
+                if let (Some((e, b)), Some(d)) = (&mut self.netify, &digests) {
+                    e.encode_with(r, &d[i], &mut b.buf);
+                    b.lines += 1;
+                    b.mark(key);
+                }
+                if let Some((e, b)) = &mut self.netobserv {
+                    b.lines += e.encode(r, now_s, &mut b.buf);
+                    b.mark(key);
+                }
             }
-        }
-        let key = if self.keyed { flow_key(r) } else { 0 };
-        if let Some((e, b)) = &mut self.netify {
-            e.encode(r, &mut b.buf);
-            b.lines += 1;
-            b.mark(key);
-        }
-        if let Some((e, b)) = &mut self.netobserv {
-            b.lines += e.encode(r, now_s, &mut b.buf);
-            b.mark(key);
         }
     }
 
@@ -213,7 +219,7 @@ mod tests {
             ..Default::default()
         };
         r.dir[1] = r.dir[0];
-        o.encode(&r, 5);
+        o.encode_burst(std::slice::from_ref(&r), 5);
         assert!(o.pending() > 0);
         o.close();
         let rep = o.reports();

@@ -84,8 +84,8 @@ pub fn run(mut a: ExporterArgs) -> i32 {
                 }
                 got += n;
                 let tsc = dpdk::rdtsc();
+                a.outputs.encode_burst(&buf[..n], now);
                 for r in &buf[..n] {
-                    a.outputs.encode(r, now);
                     rep.records[r.kind as usize] += 1;
                     a.metrics.record(r);
                     if r.created_tsc != 0 {
