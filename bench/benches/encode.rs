@@ -1,6 +1,7 @@
 //! Record encoding cost: Netify JSON line and NetObserv lines (flowLogs + conversation record).
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use flowprobe::flow::RecordKind;
+use flowprobe::metrics::{ExporterMetrics, MetricsHandle};
 use flowprobe_bench::{encoders, sample_record};
 
 fn encode(c: &mut Criterion) {
@@ -66,6 +67,29 @@ fn encode(c: &mut Criterion) {
         b.iter(|| {
             out.clear();
             enc.encode_burst(std::hint::black_box(&burst), &mut out);
+            out.len()
+        })
+    });
+    // What the exporter does per end record besides writing: the Netify line and the metrics
+    // (byte counters, the flow histograms, the lag histogram), flushed once per burst.
+    let ends: Vec<_> = (0..64u16)
+        .map(|i| {
+            let mut r = sample_record(RecordKind::End, i % 8 == 7);
+            r.init_port = 40000 + i;
+            r.last_ms = r.first_ms + u64::from(i) * 37;
+            r
+        })
+        .collect();
+    let mut m = ExporterMetrics::new(Some(&MetricsHandle::default()), &[]);
+    g.bench_function("exporter_64_end_records", |b| {
+        b.iter(|| {
+            out.clear();
+            enc.encode_burst(std::hint::black_box(&ends), &mut out);
+            for r in &ends {
+                m.record(r);
+                m.lag.record(1e-4);
+            }
+            m.flush();
             out.len()
         })
     });

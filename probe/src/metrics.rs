@@ -65,16 +65,71 @@ impl BucketHistogram {
     }
 }
 
-impl metrics::HistogramFn for BucketHistogram {
-    fn record(&self, v: f64) {
-        // `le` buckets: the first bound >= v.
-        let i = self.bounds.partition_point(|&b| b < v);
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
+impl BucketHistogram {
+    /// Index of the bucket counting `v`: `le` buckets, the first bound >= v, i.e. the number of
+    /// (sorted) bounds below `v`. Counted without branches: a binary search's branches depend
+    /// on the value and mispredict about every other sample.
+    #[inline]
+    fn bucket(&self, v: f64) -> usize {
+        self.bounds.iter().map(|&b| usize::from(b < v)).sum()
+    }
+
+    fn add_sum(&self, v: f64) {
         let _ = self
             .sum
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
                 Some((f64::from_bits(s) + v).to_bits())
             });
+    }
+}
+
+impl metrics::HistogramFn for BucketHistogram {
+    fn record(&self, v: f64) {
+        self.counts[self.bucket(v)].fetch_add(1, Ordering::Relaxed);
+        self.add_sum(v);
+    }
+}
+
+/// A histogram one thread records (the exporter's): samples are counted in plain memory and
+/// added to the shared buckets at [`LocalHistogram::flush`], one atomic add per touched bucket
+/// a batch instead of two locked read-modify-writes a sample (the exporter's four histograms
+/// cost ~43 ns an end record that way, as much as a third of encoding it).
+pub struct LocalHistogram {
+    shared: Arc<BucketHistogram>,
+    counts: Vec<u64>,
+    sum: f64,
+    n: u64,
+}
+
+impl LocalHistogram {
+    fn new(shared: Arc<BucketHistogram>) -> Self {
+        LocalHistogram {
+            counts: vec![0; shared.counts.len()],
+            shared,
+            sum: 0.0,
+            n: 0,
+        }
+    }
+
+    #[inline]
+    pub fn record(&mut self, v: f64) {
+        self.counts[self.shared.bucket(v)] += 1;
+        self.sum += v;
+        self.n += 1;
+    }
+
+    /// Add what was recorded since the last flush to the shared histogram.
+    pub fn flush(&mut self) {
+        if self.n == 0 {
+            return;
+        }
+        for (c, a) in self.counts.iter_mut().zip(&self.shared.counts) {
+            if *c > 0 {
+                a.fetch_add(std::mem::take(c), Ordering::Relaxed);
+            }
+        }
+        self.shared.add_sum(std::mem::take(&mut self.sum));
+        self.n = 0;
     }
 }
 
@@ -110,6 +165,15 @@ pub struct MetricsHandle {
 impl MetricsHandle {
     fn reg(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.reg.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The label-less histogram `name` (the series `histogram!(name)` records into).
+    fn histogram(&self, name: &'static str) -> Arc<BucketHistogram> {
+        self.reg()
+            .histograms
+            .entry(Key::from_static_name(name))
+            .or_insert_with(|| Arc::new(BucketHistogram::new(buckets_for(name))))
+            .clone()
     }
 
     /// Every metric in the Prometheus text exposition format, grouped by name in name order.
@@ -692,16 +756,16 @@ impl Publisher {
 }
 
 /// Exporter-side metric handles: fed by the exporter lcore (never by a worker). Counter deltas
-/// are summed per drained batch (`flush`), not added per record.
+/// and histogram samples are summed per drained batch (`flush`), not added per record.
 pub struct ExporterMetrics {
     pub bytes_initiator: Counter,
     pub bytes_responder: Counter,
-    pub duration: Histogram,
-    pub packets: Histogram,
-    pub bytes: Histogram,
+    pub duration: LocalHistogram,
+    pub packets: LocalHistogram,
+    pub bytes: LocalHistogram,
     pub retrans: Counter,
     pub ooo: Counter,
-    pub lag: Histogram,
+    pub lag: LocalHistogram,
     /// Not yet added: initiator bytes, responder bytes, retransmissions, out-of-order segments.
     pending: [u64; 4],
     /// Per sink, in `--output` order.
@@ -741,19 +805,27 @@ impl SinkHandles {
 impl ExporterMetrics {
     /// `sinks`: the outputs' reports, for their names and formats (the handles are resolved here,
     /// once, not at every publication).
-    pub fn new(sinks: &[crate::export::SinkReport]) -> Self {
+    /// `handle`: the installed recorder's (`None` without one: the histograms then count into
+    /// nothing anyone reads, as the `metrics` calls do).
+    pub fn new(handle: Option<&MetricsHandle>, sinks: &[crate::export::SinkReport]) -> Self {
         let mut formats: Vec<&'static str> = sinks.iter().map(|s| s.format).collect();
         formats.sort_unstable();
         formats.dedup();
+        let hist = |name: &'static str| {
+            LocalHistogram::new(match handle {
+                Some(h) => h.histogram(name),
+                None => Arc::new(BucketHistogram::new(buckets_for(name))),
+            })
+        };
         ExporterMetrics {
             bytes_initiator: counter!("flowprobe_bytes_total", "side" => "initiator"),
             bytes_responder: counter!("flowprobe_bytes_total", "side" => "responder"),
-            duration: metrics::histogram!("flowprobe_flow_duration_seconds"),
-            packets: metrics::histogram!("flowprobe_flow_packets"),
-            bytes: metrics::histogram!("flowprobe_flow_bytes"),
+            duration: hist("flowprobe_flow_duration_seconds"),
+            packets: hist("flowprobe_flow_packets"),
+            bytes: hist("flowprobe_flow_bytes"),
             retrans: counter!("flowprobe_anomalies_total", "kind" => "retransmission"),
             ooo: counter!("flowprobe_anomalies_total", "kind" => "ooo_segment"),
-            lag: metrics::histogram!("flowprobe_exporter_lag_seconds"),
+            lag: hist("flowprobe_exporter_lag_seconds"),
             pending: [0; 4],
             sinks: sinks.iter().map(|s| SinkHandles::new(&s.name)).collect(),
             records: formats
@@ -786,8 +858,17 @@ impl ExporterMetrics {
         }
     }
 
-    /// Add the counters summed since the last call (once per drained batch).
+    /// Add the counters and histogram samples summed since the last call (once per drained
+    /// batch).
     pub fn flush(&mut self) {
+        for h in [
+            &mut self.duration,
+            &mut self.packets,
+            &mut self.bytes,
+            &mut self.lag,
+        ] {
+            h.flush();
+        }
         let [i, r, t, o] = std::mem::take(&mut self.pending);
         for (c, v) in [
             (&self.bytes_initiator, i),
@@ -942,6 +1023,70 @@ mod tests {
                 "# TYPE flowprobe_x_total counter"
             ]
         );
+    }
+
+    /// The exporter's local histograms render exactly what recording every sample into the
+    /// shared one renders, once flushed (and nothing before).
+    #[test]
+    fn local_histograms_match_direct_recording() {
+        let values: Vec<f64> = (0..500)
+            .map(|i| (i as f64 * 0.37).exp2() % 1e6)
+            .chain([0.0, 1.0, 64.0, 1e5, 1e8, 1e9, f64::INFINITY])
+            .collect();
+        let direct = MetricsHandle::default();
+        metrics::with_local_recorder(&Recorder(direct.clone()), || {
+            let h = metrics::histogram!("flowprobe_flow_bytes");
+            for &v in &values {
+                h.record(v);
+            }
+        });
+        let local = MetricsHandle::default();
+        let mut m = ExporterMetrics::new(Some(&local), &[]);
+        for &v in &values {
+            m.bytes.record(v);
+        }
+        let series = |h: &MetricsHandle| -> Vec<String> {
+            h.render()
+                .lines()
+                .filter(|l| l.starts_with("flowprobe_flow_bytes"))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert!(series(&local)
+            .iter()
+            .any(|l| l == "flowprobe_flow_bytes_count 0"));
+        m.flush();
+        assert_eq!(series(&local), series(&direct));
+        assert!(series(&direct)
+            .iter()
+            .any(|l| l == "flowprobe_flow_bytes_count 507"));
+        m.flush();
+        assert_eq!(
+            series(&local),
+            series(&direct),
+            "a second flush adds nothing"
+        );
+    }
+
+    /// The branch-free bucket index is the binary search's for every bucket layout.
+    #[test]
+    fn bucket_index_is_the_first_bound_not_below() {
+        for bounds in [
+            &DURATION_BUCKETS[..],
+            &PACKET_BUCKETS,
+            &BYTE_BUCKETS,
+            &LAG_BUCKETS,
+            buckets_for("other"),
+        ] {
+            let h = BucketHistogram::new(Box::leak(bounds.to_vec().into_boxed_slice()));
+            let probes = bounds
+                .iter()
+                .flat_map(|&b| [b, b * 0.999, b * 1.001, -b])
+                .chain([0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN]);
+            for v in probes {
+                assert_eq!(h.bucket(v), bounds.partition_point(|&b| b < v), "{v}");
+            }
+        }
     }
 
     #[test]

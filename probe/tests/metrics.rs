@@ -176,6 +176,16 @@ fn scraped_values_match_the_replay() {
         packets as f64
     );
     assert_eq!(sum_of(&m, "flowprobe_records_total"), 2.0 * flows as f64);
+    // The exporter's histograms (counted locally, added per drained batch): one sample per
+    // ended flow, and the flows' packets sum to every packet.
+    assert_eq!(m["flowprobe_flow_packets_count"], flows as f64);
+    assert_eq!(m["flowprobe_flow_packets_sum"], packets as f64);
+    assert_eq!(m["flowprobe_flow_duration_seconds_count"], flows as f64);
+    assert_eq!(m["flowprobe_flow_bytes_count"], flows as f64);
+    assert_eq!(
+        m["flowprobe_exporter_lag_seconds_count"],
+        2.0 * flows as f64
+    );
     assert_eq!(
         m["flowprobe_ring_dropped_total{worker=\"0\",type=\"flow_purge\"}"],
         0.0

@@ -223,11 +223,13 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     // With `--metrics-listen off` no recorder is installed (the metrics calls are no-ops): nothing
     // could read it, and building it calibrates a clock by spinning for up to 200 ms.
     let metrics_stop = Arc::new(AtomicBool::new(false));
+    let mut metrics_handle = None;
     if let Some(addr) = cfg.metrics_listen {
-        let metrics_handle = crate::metrics::install()?;
-        let bound = crate::metrics::serve(addr, metrics_handle, metrics_stop.clone())
+        let h = crate::metrics::install()?;
+        let bound = crate::metrics::serve(addr, h.clone(), metrics_stop.clone())
             .map_err(|e| format!("--metrics-listen {addr}: {e}"))?;
         eprintln!("flowprobe: metrics on http://{bound}/metrics");
+        metrics_handle = Some(h);
     }
     let start_epoch = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -517,7 +519,7 @@ pub fn run(cfg: Config) -> Result<i32, Fail> {
     );
     let exp_report = Arc::new(Mutex::new(None));
     outputs.set_ifaces(ifaces.clone());
-    let metrics = crate::metrics::ExporterMetrics::new(&outputs.reports());
+    let metrics = crate::metrics::ExporterMetrics::new(metrics_handle.as_ref(), &outputs.reports());
     let eargs = ExporterArgs {
         consumers,
         workers: shared.clone(),
