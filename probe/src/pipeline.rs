@@ -130,7 +130,8 @@ impl<O: RecordOut> RecordSink for Batcher<O> {
     }
 }
 
-/// How a pipeline parses (see [`Pipeline::parser`]).
+/// How a pipeline parses (see [`Pipeline::parser`]): single packets, and bursts of other than
+/// plain Ethernet (those inline the parser, see [`Pipeline::burst`]).
 #[derive(Clone, Copy)]
 struct Parser {
     /// Chosen once for the mode, the link type and decapsulation: a packet costs one indirect
@@ -286,14 +287,42 @@ impl<O: RecordOut> Pipeline<O> {
     /// parse every packet, prefetch the headers and the flow-table lines each will touch, then update in order.
     /// Same results as calling [`Pipeline::packet`] for each; faster on large tables because the
     /// memory accesses of the burst overlap.
+    ///
+    /// Ethernet (with or without decapsulation, not `--compat ndpi`) gets a copy of the loop
+    /// with the parser inlined: 20 instructions a packet fewer than its indirect call (its
+    /// prologue, epilogue and the loop's spills around it; callgrind, 1M and 10k flows).
     #[inline]
     pub fn burst(&mut self, pkts: &[(&[u8], u32, u64)]) {
+        let ethernet = self.linktype == LinkType::Ethernet.pcap();
+        match (self.shard.config().compat_ndpi, ethernet, self.decap) {
+            (false, true, true) => self.burst_with(
+                pkts,
+                #[inline(always)]
+                |d: &[u8], m: &mut PacketMeta| parse::parse_ethernet_into(d, true, m),
+            ),
+            (false, true, false) => self.burst_with(
+                pkts,
+                #[inline(always)]
+                |d: &[u8], m: &mut PacketMeta| parse::parse_ethernet_into(d, false, m),
+            ),
+            _ => {
+                let p = self.parser();
+                self.burst_with(pkts, move |d: &[u8], m: &mut PacketMeta| p.parse(d, m))
+            }
+        }
+    }
+
+    /// [`Pipeline::burst`] with the parse function given.
+    #[inline(always)]
+    fn burst_with<P>(&mut self, pkts: &[(&[u8], u32, u64)], parse: P)
+    where
+        P: Fn(&[u8], &mut PacketMeta) -> Result<(), ParseError> + Copy,
+    {
         // Allocated once (in `new`); only a pointer moves here.
         let mut metas = self
             .metas
             .take()
             .unwrap_or_else(|| Box::new([PacketMeta::default(); BURST_MAX]));
-        let parser = self.parser();
         for chunk in pkts.chunks(BURST_MAX) {
             // Headers of the whole burst in flight at once (the parser reads the first two lines).
             for (data, _, _) in chunk {
@@ -304,7 +333,8 @@ impl<O: RecordOut> Pipeline<O> {
                 // overlap, so each packet goes straight through (the passes below cost ~25
                 // instructions a packet in stores and loads of their per-burst arrays).
                 for &(data, len, now) in chunk {
-                    self.parse_and_update(parser, data, &mut metas[0], len, now);
+                    let r = parse(data, &mut metas[0]);
+                    self.parsed(r, &metas[0], len, now);
                 }
                 continue;
             }
@@ -320,7 +350,7 @@ impl<O: RecordOut> Pipeline<O> {
             let mut hashes = [0u64; BURST_MAX];
             let mut states = [0u8; BURST_MAX];
             for i in 0..n {
-                match parser.parse(chunk[i].0, &mut metas[i]) {
+                match parse(chunk[i].0, &mut metas[i]) {
                     Ok(()) if metas[i].frag_offset == 0 => {
                         let (key, l) = FlowKey::from_meta(&metas[i]);
                         hashes[i] = key.hash64();
