@@ -30,7 +30,7 @@ use serde_json::json;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -202,6 +202,48 @@ struct ProbeResult {
     dropped: u64,
 }
 
+/// The exporter: drains every worker's ring, encoding each record as Netify JSON, as the
+/// probe's exporter lcore does (one for all workers), until `done` and the rings are empty.
+/// Returns the records encoded.
+fn exporter(
+    mut rxs: Vec<Consumer<FlowRecord>>,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let enc = NetifyEncoder::new(LocalNets::default_nets(), vec!["bench0".into()]);
+        let mut out = Vec::with_capacity(1 << 20);
+        let mut buf = vec![FlowRecord::default(); 64];
+        let mut encoded = 0u64;
+        loop {
+            // The done flag before draining: a worker done before the drain has nothing left.
+            let all_done = done.load(Ordering::Acquire);
+            let mut got = 0;
+            for rx in rxs.iter_mut() {
+                loop {
+                    let n = rx.dequeue_burst(&mut buf);
+                    enc.encode_burst(&buf[..n], &mut out);
+                    if out.len() > 1 << 19 {
+                        out.clear();
+                    }
+                    got += n;
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+            }
+            encoded += got as u64;
+            if got == 0 {
+                if all_done {
+                    break;
+                }
+                // Back off like the real exporter on a shared CPU: the workers get the cores.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        encoded
+    })
+}
+
 /// (2) flowprobe's pipeline with an exporter thread encoding every record; `huge`: the flow table
 /// on transparent 2 MiB pages.
 fn probe(
@@ -214,33 +256,24 @@ fn probe(
     let (tx, rx): (Producer<FlowRecord>, Consumer<FlowRecord>) =
         ring::spsc_local("bench", 65536).expect("ring");
     let done = Arc::new(AtomicBool::new(false));
-    let encoded = Arc::new(AtomicU64::new(0));
-    let exporter = {
-        let (done, encoded, mut rx) = (done.clone(), encoded.clone(), rx);
-        std::thread::spawn(move || {
-            let enc = NetifyEncoder::new(LocalNets::default_nets(), vec!["bench0".into()]);
-            let mut out = Vec::with_capacity(1 << 20);
-            let mut buf = vec![FlowRecord::default(); 64];
-            loop {
-                let n = rx.dequeue_burst(&mut buf);
-                if n == 0 {
-                    if done.load(Ordering::Acquire) && rx.count() == 0 {
-                        break;
-                    }
-                    // Back off like the real exporter on a shared CPU: the workers get the cores.
-                    std::thread::sleep(Duration::from_millis(1));
-                    continue;
-                }
-                enc.encode_burst(&buf[..n], &mut out);
-                if out.len() > 1 << 19 {
-                    out.clear();
-                }
-                encoded.fetch_add(n as u64, Ordering::Relaxed);
-            }
-        })
-    };
-    // Pinned after the exporter is spawned: a thread inherits its parent's CPU mask, and the
-    // exporter must stay free to run on either CPU.
+    let exporter = exporter(vec![rx], done.clone());
+    let mut r = worker(a, flows, secs, huge, pin, tx);
+    done.store(true, Ordering::Release);
+    r.records = exporter.join().unwrap_or(0);
+    r
+}
+
+/// One worker's pipeline over the arena, its records into `tx` (`records` left 0 for the
+/// caller). Pinned to `pin` after its exporter is spawned: a thread inherits its parent's CPU
+/// mask, and the exporter must stay free to run on either CPU.
+fn worker(
+    a: &Arena,
+    flows: u32,
+    secs: f64,
+    huge: bool,
+    pin: Option<core_affinity::CoreId>,
+    tx: Producer<FlowRecord>,
+) -> ProbeResult {
     if let Some(c) = pin {
         core_affinity::set_for_current(c);
     }
@@ -255,13 +288,11 @@ fn probe(
     });
     let live = p.shard.len();
     p.finish(EndReason::Shutdown);
-    done.store(true, Ordering::Release);
-    let _ = exporter.join();
     ProbeResult {
         mpps,
         flows: live,
         bytes_per_flow: p.shard.memory_bytes() as f64 / cap as f64,
-        records: encoded.load(Ordering::Relaxed),
+        records: 0,
         dropped: p.batch.dropped.iter().sum(),
     }
 }
@@ -331,19 +362,31 @@ fn peer(a: &Arena, flows: u32, secs: f64) -> f64 {
 }
 
 /// Two pipelines on two threads, one per CPU, each over its own arena: aggregate Mpps. Both
-/// arenas are built before either starts, so the two measured windows overlap. `exporters`: each
-/// with its encoding exporter thread (sharing the two CPUs), else the pipelines alone.
-fn two_workers(flows: u32, packets: u64, secs: f64, exporters: bool) -> f64 {
+/// arenas are built before either starts, so the two measured windows overlap. `exporter`: one
+/// exporter thread drains both workers' rings, as the probe's exporter lcore does (sharing the
+/// two CPUs with the workers), else the pipelines alone.
+fn two_workers(flows: u32, packets: u64, secs: f64, exporter_on: bool) -> f64 {
     let ready = Arc::new(std::sync::Barrier::new(2));
     let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let hs: Vec<_> = (0..2u64)
-        .map(|w| {
-            let (ready, core) = (ready.clone(), cores.get(w as usize).copied());
+    let done = Arc::new(AtomicBool::new(false));
+    let (mut txs, mut rxs) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        let (tx, rx): (Producer<FlowRecord>, Consumer<FlowRecord>) =
+            ring::spsc_local("bench", 65536).expect("ring");
+        txs.push(tx);
+        rxs.push(rx);
+    }
+    let exp = exporter_on.then(|| exporter(rxs, done.clone()));
+    let hs: Vec<_> = txs
+        .into_iter()
+        .enumerate()
+        .map(|(w, tx)| {
+            let (ready, core) = (ready.clone(), cores.get(w).copied());
             std::thread::spawn(move || {
-                let a = Arena::build(flows / 2, packets / 2, 100 + w);
+                let a = Arena::build(flows / 2, packets / 2, 100 + w as u64);
                 ready.wait();
-                if exporters {
-                    probe(&a, flows / 2, secs, false, core).mpps
+                if exporter_on {
+                    worker(&a, flows / 2, secs, false, core, tx).mpps
                 } else {
                     if let Some(c) = core {
                         core_affinity::set_for_current(c);
@@ -353,7 +396,12 @@ fn two_workers(flows: u32, packets: u64, secs: f64, exporters: bool) -> f64 {
             })
         })
         .collect();
-    hs.into_iter().map(|h| h.join().unwrap_or(0.0)).sum()
+    let mpps = hs.into_iter().map(|h| h.join().unwrap_or(0.0)).sum();
+    done.store(true, Ordering::Release);
+    if let Some(e) = exp {
+        let _ = e.join();
+    }
+    mpps
 }
 
 /// The median (upper middle for an even count); `v` keeps its round order for the JSON.
