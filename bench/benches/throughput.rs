@@ -204,12 +204,16 @@ struct ProbeResult {
 
 /// The exporter: drains every worker's ring, encoding each record as Netify JSON, as the
 /// probe's exporter lcore does (one for all workers), until `done` and the rings are empty.
-/// Returns the records encoded.
+/// Returns the records encoded. `cpu`: pinned there, else free to run on either CPU.
 fn exporter(
     mut rxs: Vec<Consumer<FlowRecord>>,
     done: Arc<AtomicBool>,
+    cpu: Option<core_affinity::CoreId>,
 ) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
+        if let Some(c) = cpu {
+            core_affinity::set_for_current(c);
+        }
         let enc = NetifyEncoder::new(LocalNets::default_nets(), vec!["bench0".into()]);
         let mut out = Vec::with_capacity(1 << 20);
         let mut buf = vec![FlowRecord::default(); 64];
@@ -245,7 +249,10 @@ fn exporter(
 }
 
 /// (2) flowprobe's pipeline with an exporter thread encoding every record; `huge`: the flow table
-/// on transparent 2 MiB pages.
+/// on transparent 2 MiB pages. A worker pinned to `pin` gets its exporter pinned to another CPU,
+/// as the probe's own layout for one worker puts its exporter lcore on the CPU the worker does
+/// not use (free to float, it sometimes landed on the worker's CPU: the one-worker baseline of
+/// the scaling figures moved by up to 30% between rounds).
 fn probe(
     a: &Arena,
     flows: u32,
@@ -256,7 +263,9 @@ fn probe(
     let (tx, rx): (Producer<FlowRecord>, Consumer<FlowRecord>) =
         ring::spsc_local("bench", 65536).expect("ring");
     let done = Arc::new(AtomicBool::new(false));
-    let exporter = exporter(vec![rx], done.clone());
+    let other = pin
+        .and_then(|p| core_affinity::get_core_ids().and_then(|c| c.into_iter().find(|&c| c != p)));
+    let exporter = exporter(vec![rx], done.clone(), other);
     let mut r = worker(a, flows, secs, huge, pin, tx);
     done.store(true, Ordering::Release);
     r.records = exporter.join().unwrap_or(0);
@@ -376,7 +385,7 @@ fn two_workers(flows: u32, packets: u64, secs: f64, exporter_on: bool) -> f64 {
         txs.push(tx);
         rxs.push(rx);
     }
-    let exp = exporter_on.then(|| exporter(rxs, done.clone()));
+    let exp = exporter_on.then(|| exporter(rxs, done.clone(), None));
     let hs: Vec<_> = txs
         .into_iter()
         .enumerate()
