@@ -272,9 +272,8 @@ fn probe(
     r
 }
 
-/// One worker's pipeline over the arena, its records into `tx` (`records` left 0 for the
-/// caller). Pinned to `pin` after its exporter is spawned: a thread inherits its parent's CPU
-/// mask, and the exporter must stay free to run on either CPU.
+/// One worker's pipeline over the arena, pinned to `pin`, its records into `tx` (`records` left
+/// 0 for the caller, who runs the exporter).
 fn worker(
     a: &Arena,
     flows: u32,

@@ -45,7 +45,7 @@ fn buckets_for(name: &str) -> &'static [f64] {
     }
 }
 
-/// A fixed-bucket histogram: a record is a bucket search and three atomic updates, nothing is
+/// A fixed-bucket histogram: a record is a bucket index and two atomic updates, nothing is
 /// kept per sample (so nothing grows between scrapes) and no clock is read.
 struct BucketHistogram {
     bounds: &'static [f64],
@@ -63,9 +63,7 @@ impl BucketHistogram {
             sum: AtomicU64::new(0f64.to_bits()),
         }
     }
-}
 
-impl BucketHistogram {
     /// Index of the bucket counting `v`: `le` buckets, the first bound >= v, i.e. the number of
     /// (sorted) bounds below `v`. Counted without branches: a binary search's branches depend
     /// on the value and mispredict about every other sample.
@@ -167,12 +165,13 @@ impl MetricsHandle {
         self.reg.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The label-less histogram `name` (the series `histogram!(name)` records into).
-    fn histogram(&self, name: &'static str) -> Arc<BucketHistogram> {
+    /// The histogram series `key` (registered on first use, with its name's buckets): what
+    /// `histogram!` records into, and the exporter's local histograms flush into.
+    fn histogram(&self, key: &Key) -> Arc<BucketHistogram> {
         self.reg()
             .histograms
-            .entry(Key::from_static_name(name))
-            .or_insert_with(|| Arc::new(BucketHistogram::new(buckets_for(name))))
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(BucketHistogram::new(buckets_for(key.name()))))
             .clone()
     }
 
@@ -307,13 +306,7 @@ impl metrics::Recorder for Recorder {
         )
     }
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
-        let mut reg = self.0.reg();
-        Histogram::from_arc(
-            reg.histograms
-                .entry(key.clone())
-                .or_insert_with(|| Arc::new(BucketHistogram::new(buckets_for(key.name()))))
-                .clone(),
-        )
+        Histogram::from_arc(self.0.histogram(key))
     }
 }
 
@@ -813,7 +806,7 @@ impl ExporterMetrics {
         formats.dedup();
         let hist = |name: &'static str| {
             LocalHistogram::new(match handle {
-                Some(h) => h.histogram(name),
+                Some(h) => h.histogram(&Key::from_static_name(name)),
                 None => Arc::new(BucketHistogram::new(buckets_for(name))),
             })
         };
