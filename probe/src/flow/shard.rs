@@ -660,11 +660,12 @@ impl Shard {
         self.stats.bytes += frame_len as u64;
         match self.lookup(key, h) {
             // A fresh SYN on a closed connection starts a new flow; trailing ACKs do not.
+            // `&`, not `&&`: one branch (the entry is read by `account` anyway).
             Ok(s)
-                if !(m.proto == 6
-                    && m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN
-                    && self.flows[s as usize].closed()
-                    && !self.cfg.compat_ndpi) =>
+                if !((m.proto == 6)
+                    & (m.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN)
+                    & self.flows[s as usize].closed()
+                    & !self.cfg.compat_ndpi) =>
             {
                 self.account::<S, true>(s, m, src_is_lo, frame_len, now, sink);
             }
@@ -915,7 +916,7 @@ impl Shard {
         if (ds.ip_ttl >> 48) as u16 != u16::from(m.ttl) * 0x0101 {
             ds.set_ttl(ds.ttl_min().min(m.ttl), ds.ttl_max().max(m.ttl));
         }
-        if m.dns && m.proto == 17 {
+        if m.dns & (m.proto == 17) {
             Self::dns(f, m, t);
         }
         let mut closed_now = false;
@@ -992,26 +993,29 @@ impl Shard {
     /// Sequence tracking: a segment wholly below what this direction already sent is a
     /// retransmission; one that starts beyond it is a sequence error (gap or reordering).
     /// Fragments carry only part of the segment (or none of its header): skipped.
+    ///
+    /// Without branches: whether a segment carries data (a pure ACK does not) and whether it
+    /// is a retransmission follow the traffic, not a pattern a predictor learns; as branches
+    /// they were ~0.4 of the ~2.2 mispredictions a packet callgrind's branch model counts
+    /// (+22 instructions a packet at 1M flows for -0.42 mispredictions: +1.3% in alternating
+    /// runs).
     #[inline]
     fn track_seq(f: &mut Flow, d: usize, m: &PacketMeta, fl: u8) {
-        let fragment = m.frag_offset != 0 || m.more_fragments;
+        let fragment = (m.frag_offset != 0) | m.more_fragments;
         let hdrs = m.payload_offset.saturating_sub(m.l3_offset);
         let payload = m.ip_len.saturating_sub(hdrs) as u32;
         let seg = payload + u32::from(fl & TCP_SYN != 0) + u32::from(fl & TCP_FIN != 0);
-        if !fragment && fl & TCP_RST == 0 && seg > 0 {
-            let end = m.tcp_seq.wrapping_add(seg);
-            if !f.tcp_dir(SEQ_INIT, d) {
-                f.tcp |= SEQ_INIT << d;
-                f.dir[d].next_seq = end;
-            } else if (end.wrapping_sub(f.dir[d].next_seq) as i32) <= 0 {
-                f.l4a += 1;
-            } else {
-                if (m.tcp_seq.wrapping_sub(f.dir[d].next_seq) as i32) > 0 {
-                    f.l4b += 1;
-                }
-                f.dir[d].next_seq = end;
-            }
-        }
+        let valid = !fragment & (fl & TCP_RST == 0) & (seg > 0);
+        let end = m.tcp_seq.wrapping_add(seg);
+        let next = f.dir[d].next_seq;
+        let known = valid & f.tcp_dir(SEQ_INIT, d);
+        let retrans = known & ((end.wrapping_sub(next) as i32) <= 0);
+        let gap = known & !retrans & ((m.tcp_seq.wrapping_sub(next) as i32) > 0);
+        f.l4a += u32::from(retrans);
+        f.l4b += u32::from(gap);
+        f.tcp |= u8::from(valid) << (SEQ_INIT.trailing_zeros() as usize + d);
+        // A select, not a branch: the first segment or one ahead of what was sent moves it.
+        f.dir[d].next_seq = if valid & !retrans { end } else { next };
     }
 
     /// [`Shard::tcp`] for segments with SYN, FIN or RST, or outside the established state. Out
