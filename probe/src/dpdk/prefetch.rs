@@ -50,7 +50,16 @@ fn span(a: usize, n: usize) {
 #[inline(always)]
 pub fn element<T>(v: &[T], i: usize, n: usize) {
     let a = (v.as_ptr() as usize).wrapping_add(i.wrapping_mul(std::mem::size_of::<T>()));
-    span(a, n.min(std::mem::size_of::<T>()));
+    let n = n.min(std::mem::size_of::<T>());
+    if std::mem::align_of::<T>() >= 64 {
+        // A cache-line aligned element: its lines are known, no last-byte line to add.
+        debug_assert!(n <= 256);
+        for k in 0..n.div_ceil(64) {
+            at(a + 64 * k);
+        }
+    } else {
+        span(a, n);
+    }
 }
 
 /// [`line`] for the first `n` bytes of a packet (the headers the parser reads; `n` ≤ 256),

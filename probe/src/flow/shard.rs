@@ -13,9 +13,9 @@
 //!   first, and only refiled when that comes, so a packet does no list work (the LRU list this
 //!   replaced moved the flow on every packet, touching three other entries; the active-timeout
 //!   list this replaced cost 8 bytes a flow);
-//! - an intrusive doubly linked list through the slab, ordered by the next `flow_stats` due
-//!   time (reports stay out of the wheel so that eviction order stays the idle order). It is
-//!   not touched per packet.
+//! - a doubly linked list of slots ordered by the next `flow_stats` due time, its links in an
+//!   array beside the slab (allocated only with a stats interval; reports stay out of the wheel
+//!   so that eviction order stays the idle order). It is not touched per packet.
 //!
 //! A full table evicts the flow nearest to its idle due time (to 1 ms in the current 8 ms window,
 //! to 8 ms beyond, the first filed first), or to the end of its segment when that comes first
@@ -34,14 +34,15 @@
 //! 48 bits per segment and direction; a segment whose counter would wrap is split the same way, so
 //! every record stays exact.
 //!
-//! Entry size: 200 bytes (+8 of index per flow at load 0.5, +8 of wheel link), checked by a
-//! test. Where it goes: key 40, report list link 8, time base 8, five u32 (next report, two
-//! RTTs, two protocol words shared by TCP sequence counters and DNS), the slot's generation 4
-//! (with the slot, the flow id), two directions of 40 that a packet updates (48-bit byte counters
-//! sharing words with MSS, flags and TTLs) and two of 16 it does not (first-seen times, MAC,
-//! DSCP), 8 of small fields. A packet touches the first 140 bytes (3 cache lines at 7 of 8
-//! alignments; 172 bytes and up to 4 lines before the per-packet half of a direction was split
-//! from the rest). The segment start of a flow split by the active timeout is in the cold side
+//! Entry size: 192 bytes, cache-line aligned (+8 of index per flow at load 0.5, +8 of wheel
+//! link, +8 of report link with a stats interval), checked by a test. Where it goes: key 40,
+//! time base 8, five u32 (next report, two RTTs, two protocol words shared by TCP sequence
+//! counters and DNS), the slot's generation 4 (with the slot, the flow id), two directions of 40
+//! that a packet updates (48-bit byte counters sharing words with MSS, flags and TTLs) and two of
+//! 16 it does not (first-seen times, MAC, DSCP), 8 of small fields. A packet touches the first
+//! 140 bytes: always 3 cache lines (a 200-byte entry with its report link inside spanned 4 lines
+//! at one of 8 alignments, and the prefetch asked for all 4; 172 bytes and up to 4 lines before
+//! the per-packet half of a direction was split from the rest). The segment start of a flow split by the active timeout is in the cold side
 //! array (other flows start at offset 0). The next big saving would be IPv4-sized keys (24
 //! bytes), which needs IPv6 addresses out of line; the rest is what the records carry.
 
@@ -79,7 +80,7 @@ const PREFETCH_ABOVE: usize = 1 << 20;
 
 /// Upper bound of `Shard::entry_size()`, checked by a test.
 #[cfg(test)]
-const ENTRY_BOUND: usize = 200;
+const ENTRY_BOUND: usize = 192;
 
 /// DNS QR bit: the message is a response.
 const DNS_QR: u16 = 0x8000;
@@ -428,7 +429,7 @@ impl DirState {
 /// prefetches); the directions' once-per-segment fields, the timer links, id and per-segment
 /// words a packet rarely touches follow.
 #[derive(Clone, Copy, Default)]
-#[repr(C)]
+#[repr(C, align(64))]
 struct Flow {
     key: FlowKey,
     /// Epoch ms of the flow's first packet: the base of every time offset below.
@@ -445,6 +446,7 @@ struct Flow {
     l4a: u32,
     l4b: u32,
     meta: [DirMeta; 2],
+    /// Offset of the next `flow_stats` report; a free entry's holds the next free slot.
     next_report: u32,
     /// Handshake RTTs (ns); while the handshake is pending one of them holds a timestamp
     /// (see `HS_PENDING`).
@@ -453,8 +455,6 @@ struct Flow {
     /// TCP resets (saturating).
     resets: u16,
     segment: u16,
-    /// Report list link; a free entry's `rep.next` links the free list.
-    rep: Link,
     /// Flows this slot has held, this one included: with the slot, the flow id (see
     /// `Shard::record`). Kept when the slot is freed.
     gen: u32,
@@ -464,7 +464,11 @@ struct Flow {
 const HOT_BYTES: usize = std::mem::offset_of!(Flow, meta);
 const _: () = assert!(
     HOT_BYTES <= 140,
-    "a packet touches at most 140 bytes of its entry (3 cache lines at 7 of 8 alignments)"
+    "a packet touches at most 140 bytes of its entry (3 cache lines)"
+);
+const _: () = assert!(
+    std::mem::size_of::<Flow>() == 192,
+    "an entry is three cache lines"
 );
 
 impl Flow {
@@ -518,6 +522,8 @@ pub struct Shard {
     cfg: ShardConfig,
     timeouts: [u64; CLASSES],
     flows: Vec<Flow>,
+    /// Report list links per slot (empty without a stats interval).
+    rep_links: Vec<Link>,
     /// One [`Cold`] entry per slot, valid only while the slot's flow has `COLD`.
     cold: Vec<[u32; COLD_WORDS]>,
     index: Index,
@@ -558,6 +564,11 @@ impl Shard {
                 ..cfg
             },
             flows,
+            rep_links: Vec::with_capacity(if cfg.stats_interval_ns > 0 {
+                cap as usize
+            } else {
+                0
+            }),
             // Zeroed allocation (no per-element writes): untouched pages stay unmapped.
             cold: vec![[0u32; COLD_WORDS]; cap as usize],
             index: Index::new(cap, cfg.huge_pages),
@@ -592,6 +603,7 @@ impl Shard {
     /// Bytes of memory the table holds (slab + index), fixed at creation.
     pub fn memory_bytes(&self) -> usize {
         self.cfg.capacity as usize * std::mem::size_of::<Flow>()
+            + self.rep_links.capacity() * std::mem::size_of::<Link>()
             + self.index.memory_bytes()
             + self.wheel.memory_bytes()
     }
@@ -794,18 +806,21 @@ impl Shard {
     ) -> u32 {
         let slot = if self.free_head != NIL {
             let s = self.free_head;
-            self.free_head = self.flows[s as usize].rep.next;
+            self.free_head = self.flows[s as usize].next_report;
             s
         } else if self.flows.len() < self.cfg.capacity as usize {
             // Within the reserved capacity: never reallocates.
             self.flows.push(Flow::default());
             let s = self.flows.len() as u32 - 1;
             self.wheel.grow_to(s);
+            if self.cfg.stats_interval_ns > 0 {
+                self.rep_links.push(Link::default());
+            }
             s
         } else {
             self.evict_one(sink);
             let s = self.free_head;
-            self.free_head = self.flows[s as usize].rep.next;
+            self.free_head = self.flows[s as usize].next_report;
             s
         };
         // A SYN-ACK seen first means the other side initiated.
@@ -1197,7 +1212,7 @@ impl Shard {
         self.index_remove(h, slot);
         let f = &mut self.flows[slot as usize];
         f.bits = 0;
-        f.rep.next = self.free_head;
+        f.next_report = self.free_head;
         self.free_head = slot;
     }
 
@@ -1467,12 +1482,12 @@ impl Shard {
 
     fn push_head_rep(&mut self, s: u32) {
         let old = self.rep.head;
-        self.flows[s as usize].rep = Link {
+        self.rep_links[s as usize] = Link {
             prev: NIL,
             next: old,
         };
         if old != NIL {
-            self.flows[old as usize].rep.prev = s;
+            self.rep_links[old as usize].prev = s;
         } else {
             self.rep.tail = s;
             let f = &self.flows[s as usize];
@@ -1482,14 +1497,14 @@ impl Shard {
     }
 
     fn unlink_rep(&mut self, s: u32) {
-        let Link { prev, next } = self.flows[s as usize].rep;
+        let Link { prev, next } = self.rep_links[s as usize];
         if prev != NIL {
-            self.flows[prev as usize].rep.next = next;
+            self.rep_links[prev as usize].next = next;
         } else {
             self.rep.head = next;
         }
         if next != NIL {
-            self.flows[next as usize].rep.prev = prev;
+            self.rep_links[next as usize].prev = prev;
         } else {
             self.rep.tail = prev;
         }
@@ -1867,6 +1882,9 @@ mod tests {
             sh.bytes_per_flow() >= per_flow && sh.bytes_per_flow() <= per_flow + 1.5,
             "index: 2 buckets of 4 bytes per flow; wheel: one 8-byte link (+ its slot heads)"
         );
+        // With a stats interval, the report list's 8-byte link per slot.
+        let reporting = shard(1 << 16, 30, 60);
+        assert_eq!(reporting.bytes_per_flow(), sh.bytes_per_flow() + 8.0);
     }
 
     #[test]
