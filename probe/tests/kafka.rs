@@ -62,8 +62,11 @@ impl Broker {
     /// passing it on (the broker advertises the relay, so every connection goes through it):
     /// delivery then takes a known minimum time however fast the probe produces.
     fn start_throttled(bin: &Path, log: &Path, delay: Duration) -> Broker {
-        let (inner, outer) = (free_port(), free_port());
-        let listener = std::net::TcpListener::bind(("127.0.0.1", outer)).unwrap();
+        // The relay's listener bound first and kept: a port picked and released could be handed
+        // out again (to `inner`, or to the other test's broker) before it is bound (AddrInUse).
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let outer = listener.local_addr().unwrap().port();
+        let inner = free_port();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 relay(client, inner, delay);
