@@ -231,21 +231,8 @@ impl<O: RecordOut> Pipeline<O> {
     #[inline]
     pub fn packet(&mut self, data: &[u8], len: u32, now_ns: u64) {
         let mut m = PacketMeta::default();
-        self.parse_and_update(self.parser(), data, &mut m, len, now_ns);
-    }
-
-    /// Parse one packet into the slot `m` and account it (to a flow, or as unmatched).
-    #[inline(always)]
-    fn parse_and_update(
-        &mut self,
-        parser: Parser,
-        data: &[u8],
-        m: &mut PacketMeta,
-        len: u32,
-        now: u64,
-    ) {
-        let r = parser.parse(data, m);
-        self.parsed(r, m, len, now);
+        let r = self.parser().parse(data, &mut m);
+        self.parsed(r, &m, len, now_ns);
     }
 
     /// Account a packet by its parse result `r` (`m` filled when `Ok`): to a flow, or as unmatched.
